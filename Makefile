@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine (see README): `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SHARED ?= $(abspath ../shared)
+export SIGHTLINE_MODELS ?= $(SHARED)/models
+export SIGHTLINE_DATA ?= $(SHARED)/data
+SAMPLES := $(SIGHTLINE_DATA)/faces-small
+
+.PHONY: install run test lint system-deps bench
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	bash scripts/system-deps.sh
+
+run: install
+	$(VENV)/bin/sightline models verify
+	$(VENV)/bin/sightline faces detect $(SAMPLES)/group_six_people.jpg $(SAMPLES)/examples/two_people.jpg --annotate out/annotated
+	$(VENV)/bin/sightline faces verify $(SAMPLES)/examples/obama.jpg $(SAMPLES)/examples/obama2.jpg
+	-$(VENV)/bin/sightline faces verify $(SAMPLES)/examples/obama.jpg $(SAMPLES)/examples/biden.jpg
+
+lint: install
+	$(VENV)/bin/ruff check sightline tests bench
+
+test: install system-deps lint
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/speed.py
+	$(PY) bench/lfw.py

@@ -1,0 +1,78 @@
+"""``sightline models list|verify|pull``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from sightline.cli.output import console, emit_json, handle_errors
+from sightline.errors import ModelError
+from sightline.models.registry import REGISTRY
+from sightline.models.store import ModelStore
+
+app = typer.Typer(help="Model files: what they are, whether they are intact, where to get them.",
+                  no_args_is_help=True)
+
+ModelsOption = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS).")
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+@app.command("list")
+def list_models(models: Path | None = ModelsOption, as_json: bool = JsonOption) -> None:
+    """Every registered model with task, licence, published accuracy and where it was found."""
+    store = ModelStore(models)
+    rows = []
+    for spec in REGISTRY.values():
+        path = store.locate(spec.name)
+        rows.append({**spec.to_dict(), "found_at": str(path) if path else None})
+    if as_json:
+        emit_json({"models": rows})
+        return
+    table = Table(title="Sightline models")
+    for column in ("name", "task", "licence", "published accuracy", "found at"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["task"], row["licence"], row["published_accuracy"],
+                      row["found_at"] or "[red]missing[/]")
+    console.print(table)
+
+
+@app.command()
+def verify(
+    names: list[str] = typer.Argument(None, help="Models to check (default: all)."),
+    models: Path | None = ModelsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check each model file's sha256; exit 3 if any present file is corrupt or a named one is missing."""
+    store = ModelStore(models)
+    with handle_errors(as_json):
+        statuses = [store.status(n) for n in names] if names else store.status_all()
+    bad = [s for s in statuses if not s.ok and (names or s.path is not None)]
+    if as_json:
+        emit_json({"models": [s.to_dict() for s in statuses], "ok": not bad})
+    else:
+        for status in statuses:
+            mark = "[green]ok[/]" if status.ok else ("[red]BAD[/]" if status.path else "[yellow]missing[/]")
+            console.print(f"{mark} {status.name}: {status.path or status.problem}", highlight=False)
+    if bad:
+        raise typer.Exit(ModelError.exit_code)
+
+
+@app.command()
+def pull(
+    names: list[str] = typer.Argument(..., help="Models to download."),
+    url: str | None = typer.Option(None, help="Download from this URL instead of the registered one."),
+    models: Path | None = ModelsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Download models from their upstream URL (needs internet) and verify their sha256."""
+    store = ModelStore(models)
+    with handle_errors(as_json):
+        paths = {name: str(store.pull(name, url=url)) for name in names}
+    if as_json:
+        emit_json({"pulled": paths})
+    else:
+        for name, path in paths.items():
+            console.print(f"[green]pulled[/] {name} -> {path}")

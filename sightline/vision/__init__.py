@@ -1,0 +1,1 @@
+"""Pure computer-vision building blocks: images in, numpy results out. No I/O besides decoding."""

@@ -1,0 +1,156 @@
+"""Decode images from paths, bytes or arrays into one canonical form.
+
+Every image that enters Sightline passes through :func:`load_image`, which
+returns a contiguous ``uint8`` **BGR** array (OpenCV order) of shape (H, W, 3).
+
+Defences, in the order they run:
+  * size on disk / in memory (``max_bytes``) before reading,
+  * format sniffing by content (not by file name),
+  * pixel count from the header (``max_pixels``) *before* decoding, which stops
+    decompression bombs such as a 30 000 x 30 000 PNG of zeros,
+  * a full decode that fails loudly on truncated or corrupt data,
+  * normalisation of exotic modes (CMYK, 16-bit, palette, alpha, grey) and of
+    EXIF orientation.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Literal, Union
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from sightline.config import ImageLimits
+from sightline.errors import ImageError
+
+ImageInput = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
+ColorOrder = Literal["bgr", "rgb"]
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Our own limit (checked below) replaces Pillow's warning-only default.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def load_image(
+    source: ImageInput,
+    *,
+    color: ColorOrder = "bgr",
+    limits: ImageLimits | None = None,
+) -> np.ndarray:
+    """Return ``source`` as a contiguous uint8 BGR array of shape (H, W, 3).
+
+    ``source`` may be a file path, the encoded bytes of an image file, or a
+    numpy array. Arrays are taken to be in ``color`` order (BGR by default,
+    as OpenCV produces; pass ``color="rgb"`` for arrays from Pillow or
+    imageio). Raises :class:`ImageError` with a specific message on any
+    unusable input.
+    """
+    limits = limits or ImageLimits()
+    if isinstance(source, np.ndarray):
+        return _from_array(source, color, limits)
+    if isinstance(source, (str, Path)):
+        data = _read_file(Path(source), limits)
+        return _decode(data, limits, name=str(source))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if len(data) > limits.max_bytes:
+            raise ImageError(f"image is {len(data)} bytes, over the limit of {limits.max_bytes}", code="too_large")
+        return _decode(data, limits, name="<bytes>")
+    raise ImageError(f"unsupported image input of type {type(source).__name__}; give a path, bytes or numpy array")
+
+
+def _read_file(path: Path, limits: ImageLimits) -> bytes:
+    if not path.exists():
+        raise ImageError(f"{path}: no such file", code="not_found")
+    if not path.is_file():
+        raise ImageError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ImageError(f"{path}: {size} bytes, over the limit of {limits.max_bytes}", code="too_large")
+    return path.read_bytes()
+
+
+def _decode(data: bytes, limits: ImageLimits, *, name: str) -> np.ndarray:
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)", code="empty_image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image (format not recognised)", code="not_an_image") from None
+    except Exception as exc:  # Pillow raises many types on malformed headers
+        raise ImageError(f"{name}: unreadable image header ({exc})", code="corrupt_image") from None
+
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name}: image has no pixels ({width}x{height})", code="corrupt_image")
+    if width * height > limits.max_pixels:
+        raise ImageError(
+            f"{name}: {width}x{height} = {width * height} pixels, over the limit of {limits.max_pixels} "
+            "(possible decompression bomb; raise SIGHTLINE_MAX_IMAGE_PIXELS if this is intended)",
+            code="too_large",
+        )
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except OSError as exc:
+        message = str(exc)
+        code = "truncated_image" if "truncated" in message.lower() else "corrupt_image"
+        raise ImageError(f"{name}: {image.format or 'image'} data is damaged ({message})", code=code) from None
+    except Exception as exc:
+        raise ImageError(f"{name}: cannot decode image ({exc})", code="corrupt_image") from None
+    rgb = _to_rgb8(image)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _to_rgb8(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to an 8-bit RGB array."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if values.max(initial=0) > 255 else 255.0
+        grey = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        span = float(values.max(initial=0) - values.min(initial=0)) or 1.0
+        grey = ((values - values.min(initial=0)) / span * 255.0).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _from_array(array: np.ndarray, color: ColorOrder, limits: ImageLimits) -> np.ndarray:
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ImageError(f"array of shape {array.shape} is not an image; expected (H, W), (H, W, 3) or (H, W, 4)")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError("array image has no pixels", code="empty_image")
+    if array.shape[0] * array.shape[1] > limits.max_pixels:
+        raise ImageError(f"array image of {array.shape[1]}x{array.shape[0]} is over the pixel limit", code="too_large")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.dtype != np.uint8:
+        if np.issubdtype(array.dtype, np.floating) and float(np.nanmax(array, initial=0)) <= 1.0:
+            array = array * 255.0
+        array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
+    if color == "rgb":
+        array = array[:, :, ::-1]
+    elif color != "bgr":
+        raise ImageError(f"unknown colour order {color!r}; use 'bgr' or 'rgb'")
+    return np.ascontiguousarray(array)
+
+
+def encode_jpeg(image_bgr: np.ndarray, quality: int = 90) -> bytes:
+    """Encode a BGR array as JPEG bytes (used for snapshots and annotated output)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1])).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
