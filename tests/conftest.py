@@ -1,0 +1,53 @@
+"""Shared fixtures: where the real models and data live, and one FaceEngine per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SIGHTLINE_SHARED", REPO.parent / "shared"))
+MODELS = Path(os.environ.get("SIGHTLINE_MODELS", SHARED / "models"))
+DATA = Path(os.environ.get("SIGHTLINE_DATA", SHARED / "data"))
+FACES = DATA / "faces-small"
+OBJECTS = DATA / "objects-small"
+
+os.environ.setdefault("SIGHTLINE_MODELS", str(MODELS))
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """Root of the real face photos (../shared/data/faces-small)."""
+    assert FACES.is_dir(), f"test data missing: {FACES}"
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def objects_dir() -> Path:
+    """Root of the real object photos (../shared/data/objects-small)."""
+    assert OBJECTS.is_dir(), f"test data missing: {OBJECTS}"
+    return OBJECTS
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The shared models folder (../shared/models)."""
+    return MODELS
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The default face engine (best backend whose files exist), loaded once."""
+    from sightline import FaceEngine
+
+    return FaceEngine("auto", models_dir=str(MODELS)).load()
+
+
+@pytest.fixture(scope="session")
+def hog_engine():
+    """The zero-download dlib backend, loaded once."""
+    from sightline import FaceEngine
+
+    return FaceEngine("dlib", models_dir=str(MODELS)).load()
