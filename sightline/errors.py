@@ -72,3 +72,10 @@ class ProhibitedUseError(SightlineError):
 
     code = "prohibited_use"
     exit_code = 6
+
+
+class VideoError(SightlineError):
+    """A video file or stream cannot be opened or decoded."""
+
+    code = "bad_video"
+    exit_code = 7
