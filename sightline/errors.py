@@ -79,3 +79,38 @@ class VideoError(SightlineError):
 
     code = "bad_video"
     exit_code = 7
+
+
+class LegalBasisError(SightlineError):
+    """Enrolment refused: legal basis, purpose, evidence or retention date missing or invalid."""
+
+    code = "legal_basis_required"
+    exit_code = 8
+
+
+class QualityError(SightlineError):
+    """An enrolment image failed the quality gate; ``code`` names the reason (no_face, too_small...)."""
+
+    code = "low_quality"
+    exit_code = 4
+
+
+class NotFoundError(SightlineError):
+    """The named subject, template or record does not exist (or was erased)."""
+
+    code = "not_found"
+    exit_code = 9
+
+
+class KeyMaterialError(SightlineError):
+    """The encryption key is missing, unreadable, too widely readable, or does not decrypt the data."""
+
+    code = "key_error"
+    exit_code = 10
+
+
+class StoreError(SightlineError):
+    """The database cannot be opened, migrated or written."""
+
+    code = "store_error"
+    exit_code = 11
