@@ -76,7 +76,7 @@ class FaceEngine:
         """Similarity at or above which two faces are judged the same person."""
         if self._threshold is not None:
             return self._threshold
-        return threshold_for(self.spec.embedder).value
+        return threshold_for(self.spec.name).value
 
     @property
     def embedding_dim(self) -> int:
@@ -114,7 +114,7 @@ class FaceEngine:
         for face in faces:
             face.quality = assess_quality(pixels, face)
         if embed and faces:
-            for face, vector in zip(faces, self.embedder.embed(pixels, faces)):
+            for face, vector in zip(faces, self.embedder.embed(pixels, faces), strict=True):
                 face.embedding = vector
         return faces
 

@@ -56,7 +56,10 @@ def detect(
 
 
 def _print_faces(path: Path, faces: list) -> None:
-    table = Table(title=f"{path} — {len(faces)} face(s)", title_justify="left")
+    console.print(f"[bold]{path}[/]: {len(faces)} face(s)", highlight=False, soft_wrap=True)
+    if not faces:
+        return
+    table = Table()
     for column in ("#", "box (x1,y1,x2,y2)", "score", "quality", "size px", "yaw"):
         table.add_column(column)
     for index, face in enumerate(faces):

@@ -47,7 +47,8 @@ class ModelStatus:
     problem: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "path": str(self.path) if self.path else None, "ok": self.ok, "problem": self.problem}
+        path = str(self.path) if self.path else None
+        return {"name": self.name, "path": path, "ok": self.ok, "problem": self.problem}
 
 
 class ModelStore:

@@ -18,7 +18,7 @@ def draw_faces(image: np.ndarray, faces: list[Face], labels: list[str] | None = 
     for index, face in enumerate(faces):
         x1, y1, x2, y2 = (int(round(v)) for v in face.box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), _GREEN, thickness)
-        for (x, y), colour in zip(face.landmarks, _LANDMARK_COLOURS):
+        for (x, y), colour in zip(face.landmarks, _LANDMARK_COLOURS, strict=True):
             cv2.circle(canvas, (int(round(x)), int(round(y))), thickness + 1, colour, -1)
         text = labels[index] if labels else f"{face.score:.2f}"
         cv2.putText(canvas, text, (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thickness, _GREEN,

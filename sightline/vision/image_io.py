@@ -81,6 +81,10 @@ def _decode(data: bytes, limits: ImageLimits, *, name: str) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
+        claimed = _claimed_format(data)
+        if claimed:
+            raise ImageError(f"{name}: starts like a {claimed} file but its header is corrupt",
+                             code="corrupt_image") from None
         raise ImageError(f"{name}: not an image (format not recognised)", code="not_an_image") from None
     except Exception as exc:  # Pillow raises many types on malformed headers
         raise ImageError(f"{name}: unreadable image header ({exc})", code="corrupt_image") from None
@@ -105,6 +109,23 @@ def _decode(data: bytes, limits: ImageLimits, *, name: str) -> np.ndarray:
         raise ImageError(f"{name}: cannot decode image ({exc})", code="corrupt_image") from None
     rgb = _to_rgb8(image)
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+_MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _claimed_format(data: bytes) -> str | None:
+    """The format a file's first bytes announce, if any (to tell corrupt images from non-images)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for magic, fmt in _MAGIC.items() if data.startswith(magic)), None)
 
 
 def _to_rgb8(image: Image.Image) -> np.ndarray:

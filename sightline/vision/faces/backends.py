@@ -8,8 +8,8 @@ files are all present; the order is the one measured in ``bench/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sightline.errors import ConfigError, ModelError
 from sightline.models.store import ModelStore

@@ -97,7 +97,6 @@ class HogDetector:
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        import dlib
 
         small, scale = _downscale(image, self.max_side)
         rgb = np.ascontiguousarray(small[:, :, ::-1])
@@ -107,7 +106,7 @@ class HogDetector:
             shapes = [self._shape_predictor(rgb, rect) for rect in rects]
         img_h, img_w = image.shape[:2]
         faces = []
-        for rect, score, shape in zip(rects, scores, shapes):
+        for rect, score, shape in zip(rects, scores, shapes, strict=True):
             box = (
                 max(0.0, rect.left() / scale),
                 max(0.0, rect.top() / scale),

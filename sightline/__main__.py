@@ -1,0 +1,5 @@
+"""``python -m sightline`` runs the CLI."""
+
+from sightline.cli import main
+
+main()
