@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import faces, models
+from sightline.cli import faces, models, objects
 
 app = typer.Typer(
     name="sightline",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(faces.app, name="faces")
 app.add_typer(models.app, name="models")
+app.add_typer(objects.app, name="objects")
 
 
 def main() -> None:

@@ -1,0 +1,92 @@
+"""Shared machinery of the ONNX object detectors: session, input checks, filtering and NMS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from sightline.errors import ConfigError, ImageError, ModelError
+from sightline.vision.image_io import load_image
+from sightline.vision.objects.labels import COCO_LABELS, class_ids
+from sightline.vision.objects.types import Detection
+
+
+def create_session(model_path: str | Path, threads: int | None = None):
+    """An onnxruntime CPU session for ``model_path``; ``threads`` sets ``intra_op_num_threads`` (None: ORT's choice)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads is not None:
+        if threads < 0:
+            raise ConfigError(f"threads must be 0 (automatic) or more, got {threads}", code="bad_threads")
+        options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"cannot load ONNX model {model_path}: {exc}", code="model_load_failed") from None
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """``image`` as contiguous uint8 BGR (H, W, 3); anything else goes through :func:`load_image`."""
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        if image.shape[0] == 0 or image.shape[1] == 0:
+            raise ImageError("array image has no pixels", code="empty_image")
+        return np.ascontiguousarray(image)
+    return load_image(image)
+
+
+class OnnxObjectDetector:
+    """Base class: subclasses implement :meth:`_candidates`; this class filters, suppresses and labels.
+
+    ``min_score`` drops weak detections, ``classes`` keeps only the named COCO
+    classes, ``nms_threshold`` is the IoU above which a box of the same class
+    is suppressed by a better one (class-aware NMS), ``max_detections`` caps
+    the result. ``class_agnostic=True`` suppresses overlapping boxes across
+    classes too (one label per object, e.g. no "cow" on top of a "horse").
+    """
+
+    name = "onnx"
+    default_min_score = 0.3
+
+    def __init__(self, model_path: str | Path, *, min_score: float | None = None,
+                 classes: Iterable[str] | str | None = None, nms_threshold: float = 0.5,
+                 max_detections: int = 100, threads: int | None = None, class_agnostic: bool = False) -> None:
+        self.model_path = Path(model_path)
+        self.min_score = self.default_min_score if min_score is None else float(min_score)
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ConfigError(f"min_score must be between 0 and 1, got {self.min_score}", code="bad_min_score")
+        self.class_filter = class_ids(classes)
+        self.nms_threshold = float(nms_threshold)
+        self.max_detections = int(max_detections)
+        self.class_agnostic = bool(class_agnostic)
+        self.session = create_session(self.model_path, threads)
+
+    def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (N, 4) x1,y1,x2,y2 in original pixels, scores (N,), class ids (N,) above ``min_score``."""
+        raise NotImplementedError
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Objects in ``image_bgr`` (uint8 BGR), boxes in its pixel coordinates, best score first."""
+        image = as_bgr(image_bgr)
+        boxes, scores, labels = self._candidates(image, self.min_score)
+        keep = scores >= self.min_score
+        if self.class_filter is not None:
+            keep &= np.isin(labels, list(self.class_filter))
+        keep &= (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        if len(scores) == 0:
+            return []
+        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+        groups = np.zeros_like(labels) if self.class_agnostic else labels
+        picked = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.astype(float).tolist(), groups.astype(int).tolist(),
+                                         self.min_score, self.nms_threshold)
+        order = sorted(np.asarray(picked, dtype=int).ravel().tolist(), key=lambda i: -scores[i])
+        return [
+            Detection(box=tuple(float(v) for v in boxes[i]), score=float(scores[i]), class_id=int(labels[i]),
+                      label=COCO_LABELS[int(labels[i])])
+            for i in order[: self.max_detections]
+        ]
