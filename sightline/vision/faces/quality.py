@@ -13,6 +13,8 @@ from sightline.vision.faces.types import Face, FaceQuality
 MIN_USEFUL_FACE_PX = 32.0  # below this, recognition is unreliable
 GOOD_FACE_PX = 100.0  # at or above this, size no longer limits accuracy
 SHARP_LAPLACIAN_VAR = 60.0  # variance of the Laplacian of a 112x112 crop that counts as sharp
+FRONTAL_YAW = 0.1  # |yaw| up to this (nose offset / eye distance) counts as frontal
+PROFILE_YAW = 0.6  # |yaw| from this on counts as profile (pose score 0)
 
 
 def assess_quality(image: np.ndarray, face: Face) -> FaceQuality:
@@ -32,7 +34,9 @@ def assess_quality(image: np.ndarray, face: Face) -> FaceQuality:
     direction = (eye_b - eye_a) / eye_distance
     yaw = float(np.dot(nose - eye_mid, direction) / eye_distance)
     roll = math.degrees(math.atan2(float(eye_b[1] - eye_a[1]), float(eye_b[0] - eye_a[0])))
-    pose = float(np.clip(1.0 - abs(yaw) / 0.45, 0.0, 1.0) * np.clip(1.0 - max(abs(roll) - 20.0, 0.0) / 40.0, 0.0, 1.0))
+    yaw_score = np.clip(1.0 - (abs(yaw) - FRONTAL_YAW) / (PROFILE_YAW - FRONTAL_YAW), 0.0, 1.0)
+    roll_score = np.clip(1.0 - max(abs(roll) - 20.0, 0.0) / 40.0, 0.0, 1.0)  # in-plane tilt is aligned away
+    pose = float(yaw_score * roll_score)
 
     return FaceQuality(
         score=size * sharpness * pose,
