@@ -1,0 +1,1 @@
+"""Video input, motion gating and multi-object tracking."""
