@@ -123,7 +123,7 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
 
     Candidates are the midpoints between consecutive distinct scores plus one
     value below and one above all of them; among equally accurate candidates
-    the middle one (in score order) is taken.
+    the middle one (in score order; the upper of two) is taken.
     """
     scores, same = np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool)
     if scores.size == 0:
