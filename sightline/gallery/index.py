@@ -1,0 +1,569 @@
+"""In-memory vector index for 1:N identification (FAISS inner product on L2-normalised templates).
+
+Three kinds share one interface:
+
+* ``exact`` - brute force (``IndexFlatIP``): always the true nearest templates.
+* ``hnsw`` - graph search (``IndexHNSWFlat``): sub-linear, approximate.
+* ``ivf`` - inverted lists (``IndexIVFFlat``): approximate; trains its coarse centroids on the
+  first add that brings the index to ``39 * nlist`` templates and is exact until then.
+
+Removal is erasure. When :meth:`VectorIndex.remove` returns, no vector of a removed id is left
+in any buffer the index owns: rows are overwritten with zeros before the slot is released
+(flat and IVF storage keep their spare capacity, so a row is scrubbed, not just dropped), and in
+an HNSW graph the removed node is also unlinked in both directions (its neighbours are re-wired
+through its own neighbours) so nothing can reach it. The HNSW slot itself (a zero vector with no
+links) stays until :meth:`VectorIndex.compact` rebuilds the graph, which happens automatically once
+tombstones exceed ``compact_ratio`` of the slots. Two derived traces remain until ``compact()``:
+IVF centroids are means over at least 39 training templates each, and the HNSW links among the
+remaining nodes were chosen while the removed node existed. Memory the allocator already freed
+(old buffers left behind when storage grew) is not reachable through the index and is not zeroed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import faiss
+import numpy as np
+
+from sightline.errors import ConfigError, SightlineError
+
+KINDS = ("exact", "hnsw", "ivf")
+MIN_TRAIN_PER_LIST = 39  # FAISS warns below 39 training points per centroid
+_PARAMS: dict[str, dict[str, Any]] = {
+    "exact": {},
+    "hnsw": {"M": 32, "ef_search": 64, "ef_construction": 80, "compact_ratio": 0.25},
+    "ivf": {"nlist": 256, "nprobe": 16},
+}
+_INT64_MAX = np.iinfo(np.int64).max
+_threads_set = False
+
+
+class VectorIndexError(SightlineError):
+    """Bad input to the vector index: wrong shape, dtype, non-finite values, duplicate ids, bad k."""
+
+    code = "bad_vector_input"
+    exit_code = 2
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set FAISS's OpenMP thread count and return it.
+
+    ``None`` reads ``$SIGHTLINE_INDEX_THREADS`` and falls back to every core. The setting is
+    process-wide; single-query search runs on one thread anyway, more threads speed up builds
+    and batched searches.
+    """
+    global _threads_set
+    if n is None:
+        raw = os.environ.get("SIGHTLINE_INDEX_THREADS", "").strip()
+        try:
+            n = int(raw) if raw else (os.cpu_count() or 1)
+        except ValueError:
+            raise ConfigError(f"SIGHTLINE_INDEX_THREADS must be a whole number, got {raw!r}") from None
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(f"index threads must be a whole number >= 1, got {n!r}")
+    faiss.omp_set_num_threads(int(n))
+    _threads_set = True
+    return int(n)
+
+
+class VectorIndex:
+    """In-memory index of L2-normalised float32 templates keyed by int64 template ids.
+
+    ``kind`` is ``"exact"``, ``"hnsw"`` (params ``M``, ``ef_search``, ``ef_construction``,
+    ``compact_ratio``) or ``"ivf"`` (params ``nlist``, ``nprobe``). Scores are cosine similarities.
+    All methods are thread-safe.
+    """
+
+    def __init__(self, dim: int, kind: str = "exact", *, threads: int | None = None, **params: Any) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+            raise ConfigError(f"index dimension must be a whole number >= 1, got {dim!r}")
+        if kind not in KINDS:
+            raise ConfigError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
+        unknown = set(params) - set(_PARAMS[kind])
+        if unknown:
+            allowed = ", ".join(_PARAMS[kind]) or "none"
+            raise ConfigError(f"unknown parameter(s) {', '.join(sorted(unknown))} for a {kind} index "
+                              f"(allowed: {allowed})")
+        settings = {**_PARAMS[kind], **params}
+        for name, value in settings.items():
+            _check_param(name, value)
+        if threads is not None or not _threads_set:
+            set_threads(threads)
+        self.dim = int(dim)
+        self.kind = kind
+        self.params = settings
+        self._lock = threading.RLock()
+        self._store: _Store
+        if kind == "exact":
+            self._store = _FlatStore(self.dim)
+        elif kind == "hnsw":
+            self._store = _HNSWStore(self.dim, **settings)
+        else:
+            self._store = _IVFStore(self.dim, **settings)
+
+    def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
+        """Add templates; ``vectors`` are normalised to unit length (a copy; the input is untouched)."""
+        id_arr = _as_ids(ids)
+        matrix = _as_matrix(vectors, self.dim, "vectors")
+        if len(id_arr) != len(matrix):
+            raise VectorIndexError(f"got {len(id_arr)} ids for {len(matrix)} vectors")
+        if len(id_arr) == 0:
+            return
+        if len(np.unique(id_arr)) != len(id_arr):
+            values, counts = np.unique(id_arr, return_counts=True)
+            raise VectorIndexError(f"duplicate template ids in one add: {values[counts > 1][:5].tolist()}")
+        try:
+            with self._lock:
+                clash = [i for i in id_arr.tolist() if self._store.contains(i)]
+                if clash:
+                    raise VectorIndexError(f"template ids already in the index: {clash[:5]} "
+                                           "(remove them first to replace a template)")
+                self._store.add(id_arr, matrix)
+        finally:
+            matrix.fill(0.0)  # scrub our normalised copy; FAISS holds its own
+
+    def remove(self, ids: Iterable[int] | np.ndarray | int) -> int:
+        """Erase templates; returns how many were present. Unknown ids are ignored."""
+        id_arr = np.unique(_as_ids(ids))
+        with self._lock:
+            present = np.array([i for i in id_arr.tolist() if self._store.contains(i)], dtype=np.int64)
+            return self._store.remove(present) if len(present) else 0
+
+    def search(self, queries: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar templates per query: ``(scores, ids)``, both ``(n_queries, k)``.
+
+        Rows are best first; slots with no template have id -1 and score ``-inf``.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise VectorIndexError(f"k must be a whole number >= 1, got {k!r}")
+        matrix = _as_matrix(queries, self.dim, "queries")
+        k = int(k)
+        with self._lock:
+            if len(matrix) == 0 or len(self._store) == 0:
+                return (np.full((len(matrix), k), -np.inf, dtype=np.float32),
+                        np.full((len(matrix), k), -1, dtype=np.int64))
+            scores, labels = self._store.search(matrix, k)
+        scores = scores.astype(np.float32, copy=False)
+        scores[labels < 0] = -np.inf
+        return scores, labels
+
+    def compact(self) -> None:
+        """Drop tombstones and rebuild derived structures (HNSW graph, IVF centroids) from what is left."""
+        with self._lock:
+            self._store.compact()
+
+    def stored_vectors(self) -> np.ndarray:
+        """A copy of every vector row the index holds, tombstone slots included (for erasure audits)."""
+        with self._lock:
+            return self._store.stored_vectors()
+
+    def ids(self) -> np.ndarray:
+        """All template ids, ascending."""
+        with self._lock:
+            return np.sort(self._store.ids())
+
+    def memory_bytes(self) -> int:
+        """Approximate bytes held: vectors, graph or lists, id maps (including Python's)."""
+        with self._lock:
+            return int(self._store.memory_bytes())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._store)
+
+    def __contains__(self, template_id: object) -> bool:
+        if isinstance(template_id, bool) or not isinstance(template_id, int | np.integer):
+            return False
+        with self._lock:
+            return self._store.contains(int(template_id))
+
+    def __repr__(self) -> str:
+        return f"VectorIndex(dim={self.dim}, kind={self.kind!r}, size={len(self)})"
+
+
+# --- input validation ------------------------------------------------------------------------
+
+
+def _check_param(name: str, value: Any) -> None:
+    if name == "compact_ratio":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ConfigError(f"compact_ratio must be in (0, 1], got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"index parameter {name} must be a whole number >= 1, got {value!r}")
+
+
+def _as_ids(ids: Any) -> np.ndarray:
+    arr = np.asarray(ids)
+    if arr.dtype == object or arr.dtype.kind not in "iu":
+        raise VectorIndexError(f"template ids must be integers, got {arr.dtype}")
+    arr = arr.reshape(-1) if arr.ndim == 0 else arr
+    if arr.ndim != 1:
+        raise VectorIndexError(f"template ids must be a 1-D sequence, got shape {arr.shape}")
+    if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > _INT64_MAX)):
+        raise VectorIndexError("template ids must be between 0 and 2**63-1 (-1 marks an empty result)")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _as_matrix(values: Any, dim: int, what: str) -> np.ndarray:
+    """A fresh C-contiguous float32 copy of ``values`` as ``(n, dim)``, each row scaled to unit length."""
+    if not isinstance(values, np.ndarray):
+        try:
+            values = np.asarray(values)
+        except (TypeError, ValueError) as err:
+            raise VectorIndexError(f"{what} must be a numeric array: {err}") from None
+    if values.dtype.kind != "f":
+        raise VectorIndexError(f"{what} must be floating point (float32 preferred), got {values.dtype}")
+    if values.ndim == 1:
+        values = values.reshape(1, -1)
+    if values.ndim != 2 or values.shape[1] != dim:
+        raise VectorIndexError(f"{what} must have shape (n, {dim}) for this index, got {values.shape}")
+    if not np.isfinite(values).all():
+        raise VectorIndexError(f"{what} contain NaN or infinite values")
+    matrix = np.array(values, dtype=np.float32, order="C", copy=True)
+    norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
+    if len(norms) and norms.min() < 1e-12:
+        raise VectorIndexError(f"{what} contain an all-zero vector, which has no direction to compare")
+    matrix /= norms[:, None].astype(np.float32)
+    return matrix
+
+
+# --- storage back ends -----------------------------------------------------------------------
+
+
+def _int_map_bytes(mapping: dict | set) -> int:
+    """Rough size of a Python dict/set of ints, int objects included."""
+    per_item = 64 if isinstance(mapping, dict) else 32
+    return sys.getsizeof(mapping) + per_item * len(mapping)
+
+
+def _flat_rows(flat: faiss.IndexFlat, dim: int) -> np.ndarray:
+    """A writable view of the rows an ``IndexFlat`` stores."""
+    n = flat.ntotal
+    if n == 0:
+        return np.empty((0, dim), dtype=np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), n * dim).reshape(n, dim)
+
+
+def _map_labels(labels: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Translate FAISS result positions to template ids (-1 stays -1)."""
+    if len(labels) == 0:
+        return np.full(positions.shape, -1, dtype=np.int64)
+    return np.where(positions >= 0, labels[np.maximum(positions, 0)], -1).astype(np.int64)
+
+
+class _Store:
+    """What every back end provides (under the caller's lock)."""
+
+    def __len__(self) -> int: ...
+    def contains(self, template_id: int) -> bool: ...
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def remove(self, ids: np.ndarray) -> int: ...
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def ids(self) -> np.ndarray: ...
+    def stored_vectors(self) -> np.ndarray: ...
+    def memory_bytes(self) -> int: ...
+    def compact(self) -> None: ...
+
+
+class _FlatStore(_Store):
+    """Dense rows; removal moves the last rows into the holes and zeroes the vacated tail."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.index = faiss.IndexFlatIP(dim)
+        self.labels = np.empty(0, dtype=np.int64)  # row -> template id
+        self.rows: dict[int, int] = {}  # template id -> row
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def contains(self, template_id: int) -> bool:
+        return template_id in self.rows
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        start = int(self.index.ntotal)
+        self.index.add(vectors)
+        self.labels = np.concatenate([self.labels, ids])
+        self.rows.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
+
+    def remove(self, ids: np.ndarray) -> int:
+        doomed = np.array([self.rows.pop(i) for i in ids.tolist()], dtype=np.int64)
+        total, gone = int(self.index.ntotal), len(doomed)
+        keep = total - gone
+        rows = _flat_rows(self.index, self.dim)
+        is_doomed = np.zeros(total, dtype=bool)
+        is_doomed[doomed] = True
+        holes = np.flatnonzero(is_doomed[:keep])
+        movers = keep + np.flatnonzero(~is_doomed[keep:])
+        rows[holes] = rows[movers]  # overwrite the removed rows with survivors from the tail
+        rows[keep:] = 0.0  # then scrub the tail before FAISS shrinks past it
+        moved = self.labels[movers]
+        self.labels[holes] = moved
+        self.labels = self.labels[:keep].copy()
+        self.rows.update(zip(moved.tolist(), holes.tolist(), strict=True))
+        self.index.remove_ids(faiss.IDSelectorRange(keep, total))
+        return gone
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, positions = self.index.search(queries, k)
+        return scores, _map_labels(self.labels, positions)
+
+    def ids(self) -> np.ndarray:
+        return self.labels.copy()
+
+    def stored_vectors(self) -> np.ndarray:
+        return _flat_rows(self.index, self.dim).copy()
+
+    def memory_bytes(self) -> int:
+        return int(self.index.ntotal) * self.dim * 4 + self.labels.nbytes + _int_map_bytes(self.rows)
+
+    def compact(self) -> None:
+        """Nothing to do: flat storage never keeps tombstones."""
+
+
+class _HNSWStore(_Store):
+    """HNSW graph; removal scrubs the vector and unlinks the node, compaction rebuilds the graph."""
+
+    def __init__(self, dim: int, M: int, ef_search: int, ef_construction: int,  # noqa: N803
+                 compact_ratio: float) -> None:
+        self.dim, self.M, self.ef_search, self.ef_construction = dim, M, ef_search, ef_construction
+        self.compact_ratio = compact_ratio
+        self.index = self._new_index()
+        self.labels = np.empty(0, dtype=np.int64)  # node -> template id, -1 for a tombstone
+        self.nodes: dict[int, int] = {}  # template id -> node
+
+    def _new_index(self) -> faiss.IndexHNSWFlat:
+        index = faiss.IndexHNSWFlat(self.dim, self.M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = self.ef_construction
+        index.hnsw.efSearch = self.ef_search
+        return index
+
+    def _rows(self) -> np.ndarray:
+        return _flat_rows(faiss.downcast_index(self.index.storage), self.dim)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def tombstones(self) -> int:
+        return int(self.index.ntotal) - len(self.nodes)
+
+    def contains(self, template_id: int) -> bool:
+        return template_id in self.nodes
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        start = int(self.index.ntotal)
+        self.index.add(vectors)
+        self.labels = np.concatenate([self.labels, ids])
+        self.nodes.update(zip(ids.tolist(), range(start, start + len(ids)), strict=True))
+
+    def remove(self, ids: np.ndarray) -> int:
+        doomed = np.array([self.nodes.pop(i) for i in ids.tolist()], dtype=np.int64)
+        self.labels[doomed] = -1
+        if not self.nodes:  # nothing left: drop the whole graph
+            self._rows()[:] = 0.0
+            self.index = self._new_index()
+            self.labels = np.empty(0, dtype=np.int64)
+            return len(doomed)
+        self._unlink(doomed)
+        self._rows()[doomed] = 0.0
+        if self.tombstones > self.compact_ratio * self.index.ntotal:
+            self.compact()
+        return len(doomed)
+
+    def _unlink(self, doomed: np.ndarray) -> None:
+        """Cut every edge to and from ``doomed`` nodes, re-wiring their neighbours through them."""
+        hnsw = self.index.hnsw
+        links = faiss.rev_swig_ptr(hnsw.neighbors.data(), hnsw.neighbors.size())  # writable int32 view
+        offsets = faiss.vector_to_array(hnsw.offsets).astype(np.int64)
+        per_level = faiss.vector_to_array(hnsw.cum_nneighbor_per_level).astype(np.int64)
+        levels = faiss.vector_to_array(hnsw.levels)  # number of levels each node lives on
+        rows = self._rows()
+        is_doomed = np.zeros(int(self.index.ntotal), dtype=bool)
+        is_doomed[doomed] = True
+
+        def segment(node: int, level: int) -> tuple[int, int]:
+            base = offsets[node]
+            return int(base + per_level[level]), int(base + per_level[level + 1])
+
+        hits = np.flatnonzero(np.isin(links, doomed, kind="table"))
+        nodes = np.searchsorted(offsets, hits, side="right") - 1
+        lvls = np.searchsorted(per_level, hits - offsets[nodes], side="right") - 1
+        for node, level in sorted(set(zip(nodes.tolist(), lvls.tolist(), strict=True))):
+            if is_doomed[node]:
+                continue
+            begin, end = segment(node, level)
+            current = links[begin:end]
+            current = current[current >= 0]
+            kept = current[~is_doomed[current]]
+            candidates: list[int] = []
+            for gone in current[is_doomed[current]].tolist():
+                b, e = segment(gone, level)
+                candidates.extend(links[b:e].tolist())
+            pool = np.unique(np.array(candidates, dtype=np.int64))
+            pool = pool[(pool >= 0) & (pool != node)]
+            pool = pool[~is_doomed[pool] & (self.labels[pool] >= 0) & ~np.isin(pool, kept)]
+            free = (end - begin) - len(kept)
+            if len(pool) > free:
+                pool = pool[np.argsort(-(rows[pool] @ rows[node]), kind="stable")[:free]]
+            fresh = np.concatenate([kept, pool]).astype(np.int32)
+            links[begin:end] = -1
+            links[begin:begin + len(fresh)] = fresh
+        for node in doomed.tolist():
+            links[offsets[node]:offsets[node + 1]] = -1
+        if is_doomed[hnsw.entry_point]:
+            alive = np.where(self.labels >= 0, levels, 0)
+            entry = int(np.argmax(alive))
+            hnsw.entry_point = entry
+            hnsw.max_level = int(alive[entry]) - 1
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        self.index.hnsw.efSearch = max(self.ef_search, k)
+        scores, positions = self.index.search(queries, k)
+        labels = _map_labels(self.labels, positions)
+        stale = (positions >= 0) & (labels < 0)
+        if stale.any():  # unreachable by construction; kept as a guard so a tombstone never surfaces
+            scores = np.where(stale, -np.inf, scores)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            scores, labels = np.take_along_axis(scores, order, 1), np.take_along_axis(labels, order, 1)
+            labels[~np.isfinite(scores)] = -1
+        return scores, labels
+
+    def ids(self) -> np.ndarray:
+        return self.labels[self.labels >= 0].copy()
+
+    def stored_vectors(self) -> np.ndarray:
+        return self._rows().copy()
+
+    def memory_bytes(self) -> int:
+        hnsw = self.index.hnsw
+        graph = hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4
+        vectors = int(self.index.ntotal) * self.dim * 4
+        return vectors + graph + self.labels.nbytes + _int_map_bytes(self.nodes)
+
+    def compact(self) -> None:
+        if self.tombstones == 0:
+            return
+        rows = self._rows()
+        alive = self.labels >= 0
+        vectors, ids = rows[alive].copy(), self.labels[alive].copy()
+        rows[:] = 0.0
+        self.index = self._new_index()
+        self.labels = np.empty(0, dtype=np.int64)
+        self.nodes = {}
+        if len(ids):
+            self.add(ids, vectors)
+        vectors.fill(0.0)
+
+
+class _IVFStore(_Store):
+    """IVF lists with a hash direct map; exact (flat) until there is enough data to train."""
+
+    def __init__(self, dim: int, nlist: int, nprobe: int) -> None:
+        self.dim, self.nlist, self.nprobe = dim, nlist, nprobe
+        self.flat: _FlatStore | None = _FlatStore(dim)
+        self.index: faiss.IndexIVFFlat | None = None
+        self.members: set[int] = set()
+
+    @property
+    def trained(self) -> bool:
+        return self.index is not None
+
+    def __len__(self) -> int:
+        return len(self.flat) if self.flat is not None else len(self.members)
+
+    def contains(self, template_id: int) -> bool:
+        return self.flat.contains(template_id) if self.flat is not None else template_id in self.members
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if self.flat is not None:
+            if len(self.flat) + len(ids) < MIN_TRAIN_PER_LIST * self.nlist:
+                self.flat.add(ids, vectors)
+                return
+            vectors = np.vstack([self.flat.stored_vectors(), vectors])
+            ids = np.concatenate([self.flat.labels, ids])
+            self._train(vectors)
+            self.flat.remove(self.flat.labels.copy())  # scrubs the flat rows
+            self.flat = None
+        self.index.add_with_ids(vectors, ids)
+        self.members.update(ids.tolist())
+
+    def _train(self, vectors: np.ndarray) -> None:
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = 1234
+        index.train(vectors)
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.nprobe = self.nprobe
+        self.index = index
+
+    def remove(self, ids: np.ndarray) -> int:
+        if self.flat is not None:
+            return self.flat.remove(ids)
+        zeros = np.zeros(self.dim * 4, dtype=np.uint8)
+        lists = self.index.invlists
+        for template_id in ids.tolist():  # scrub in place; FAISS then swaps the last entry in
+            where = self.index.direct_map.get(template_id)
+            lists.update_entry(faiss.lo_listno(where), faiss.lo_offset(where), template_id, faiss.swig_ptr(zeros))
+        removed = int(self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids))))
+        self.members.difference_update(ids.tolist())
+        return removed
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.flat is not None:
+            return self.flat.search(queries, k)
+        return self.index.search(queries, k)
+
+    def ids(self) -> np.ndarray:
+        if self.flat is not None:
+            return self.flat.ids()
+        return np.fromiter(self.members, dtype=np.int64, count=len(self.members))
+
+    def _lists(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(ids, rows) views of each non-empty inverted list."""
+        lists, out = self.index.invlists, []
+        for list_no in range(self.nlist):
+            size = lists.list_size(list_no)
+            if size:
+                ids = faiss.rev_swig_ptr(lists.get_ids(list_no), size)
+                rows = faiss.rev_swig_ptr(lists.get_codes(list_no), size * self.dim * 4)
+                out.append((ids, rows.view(np.float32).reshape(size, self.dim)))
+        return out
+
+    def stored_vectors(self) -> np.ndarray:
+        if self.flat is not None:
+            return self.flat.stored_vectors()
+        parts = [rows.copy() for _, rows in self._lists()]
+        return np.vstack(parts) if parts else np.empty((0, self.dim), dtype=np.float32)
+
+    def memory_bytes(self) -> int:
+        if self.flat is not None:
+            return self.flat.memory_bytes()
+        entries = int(self.index.ntotal)
+        lists = entries * (self.dim * 4 + 8)
+        centroids = self.nlist * self.dim * 4
+        direct_map = entries * 48  # std::unordered_map node + bucket, roughly
+        return lists + centroids + direct_map + _int_map_bytes(self.members)
+
+    def compact(self) -> None:
+        """Retrain the centroids on the remaining templates (drops what removed ones contributed)."""
+        if self.flat is not None:
+            return
+        parts = self._lists()
+        if not parts:
+            self.index, self.flat = None, _FlatStore(self.dim)
+            self.members = set()
+            return
+        ids = np.concatenate([i.copy() for i, _ in parts])
+        vectors = np.vstack([rows.copy() for _, rows in parts])
+        for _, rows in parts:
+            rows[:] = 0.0
+        old_centroids = _flat_rows(faiss.downcast_index(self.index.quantizer), self.dim)
+        old_centroids[:] = 0.0
+        self.index, self.flat, self.members = None, _FlatStore(self.dim), set()
+        self.add(ids, vectors)
+        vectors.fill(0.0)
