@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import faces, models, objects
+from sightline.cli import audit, faces, gallery, models, objects, privacy
 
 app = typer.Typer(
     name="sightline",
@@ -15,6 +15,11 @@ app = typer.Typer(
 app.add_typer(faces.app, name="faces")
 app.add_typer(models.app, name="models")
 app.add_typer(objects.app, name="objects")
+app.add_typer(gallery.app, name="gallery")
+app.add_typer(audit.app, name="audit")
+app.add_typer(privacy.app, name="privacy")
+app.command("init")(gallery.init)
+app.command("identify")(gallery.identify)
 
 
 def main() -> None:
