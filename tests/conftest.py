@@ -51,3 +51,21 @@ def hog_engine():
     from sightline import FaceEngine
 
     return FaceEngine("dlib", models_dir=str(MODELS)).load()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on 127.0.0.1 (random port, temp dir) for the whole session; stopped after."""
+    from pg_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """URL of a fresh, empty database: an SQLite file under tmp_path, or a new database on the real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'home' / 'sightline.db'}"
+    return request.getfixturevalue("postgres_server").new_database()
