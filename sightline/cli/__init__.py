@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import audit, faces, gallery, models, objects, privacy
+from sightline.cli import audit, config, faces, gallery, models, objects, privacy
 
 app = typer.Typer(
     name="sightline",
@@ -18,6 +18,7 @@ app.add_typer(objects.app, name="objects")
 app.add_typer(gallery.app, name="gallery")
 app.add_typer(audit.app, name="audit")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(config.app, name="config")
 app.command("init")(gallery.init)
 app.command("identify")(gallery.identify)
 

@@ -1,0 +1,500 @@
+"""The camera configuration file: one YAML document validated with pydantic.
+
+:func:`load_config` reads a file, :func:`parse_config` a mapping. Every problem
+is reported with the dotted path of the bad key (``cameras.gate.fps: must be > 0``)
+in a :class:`ConfigValidationError`. Requests Sightline refuses by design
+(re-identifying unknown people across cameras, inferring age, gender, ethnicity
+and the like) raise :class:`~sightline.errors.ProhibitedUseError` instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sightline.config import default_data_dir
+from sightline.errors import ConfigError, ProhibitedUseError
+from sightline.vision.objects.labels import COCO_LABELS
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # safe in MQTT topics, file names and URLs
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
+MAX_CONFIG_BYTES = 1024 * 1024
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+NAME_RULE = "names must be 1-64 letters, digits, '_' or '-' (they are used in MQTT topics and file names)"
+
+# Keys that ask for linking people who are not enrolled across cameras or over time.
+_REID_KEY = re.compile(r"(^|_)re_?id(entif\w*)?(_|$)|cross_camera|link_unknown|unknown_across|track_unknown_across")
+# Protected characteristics Sightline never infers from a face or body.
+DEMOGRAPHIC_WORDS = frozenset({
+    "age", "gender", "sex", "ethnicity", "ethnic", "race", "racial", "skin_tone", "skin_color", "skin_colour",
+    "religion", "nationality", "sexual_orientation", "demographics", "demographic",
+})
+_DEMOGRAPHIC_KEY = re.compile(
+    r"^(detect|estimate|infer|predict|classify)_(age|gender|sex|ethnicity|race)$"
+    r"|^(age|gender|sex|ethnicity|race)_(estimation|classification|detection|inference|recognition|prediction)$"
+)
+_LIST_KEYS_CHECKED = frozenset({"attributes", "face_attributes", "classes", "labels", "analyze", "analyse"})
+
+REID_WHY = ("Sightline never links people who are not enrolled across cameras or over time: that builds movement "
+            "profiles of people who never consented. Only enrolled subjects are named; unknown tracks stay local "
+            "to one camera. Remove this key.")
+DEMOGRAPHIC_WHY = ("Sightline does not infer age, gender, ethnicity or other protected characteristics: such "
+                   "inference is unreliable, discriminatory and out of scope by design. Remove this key.")
+
+
+class ConfigValidationError(ConfigError):
+    """The config file is invalid; ``problems`` lists each bad key path with what is wrong."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {message}" for path, message in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(problems)} {noun}\n{lines}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = super().to_dict()
+        out["problems"] = [{"path": path, "message": message} for path, message in self.problems]
+        return out
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZoneConfig(_Strict):
+    """A named polygon; ``units`` auto means relative when every coordinate lies in [0, 1]."""
+
+    points: list[tuple[float, float]] = Field(min_length=3)
+    units: Literal["auto", "pixel", "relative"] = "auto"
+    classes: list[str] | None = None
+    inertia: int = Field(default=1, ge=1, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _points_shorthand(cls, value: Any) -> Any:
+        return {"points": value} if isinstance(value, list) else value
+
+    @field_validator("points")
+    @classmethod
+    def _non_negative(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if any(x < 0 or y < 0 for x, y in points):
+            raise ValueError("coordinates must be >= 0")
+        return points
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: list[str] | None) -> list[str] | None:
+        return None if classes is None else _check_classes(classes)
+
+    @model_validator(mode="after")
+    def _relative_in_range(self) -> ZoneConfig:
+        if self.units == "relative" and any(x > 1 or y > 1 for x, y in self.points):
+            raise ValueError("relative coordinates must lie in [0, 1]")
+        return self
+
+    @property
+    def is_relative(self) -> bool:
+        if self.units != "auto":
+            return self.units == "relative"
+        return all(x <= 1 and y <= 1 for x, y in self.points)
+
+    def pixel_points(self, width: int, height: int) -> list[tuple[float, float]]:
+        """The polygon in pixels of a ``width`` x ``height`` frame."""
+        if self.is_relative:
+            return [(x * width, y * height) for x, y in self.points]
+        return list(self.points)
+
+
+class MotionSettings(_Strict):
+    """Motion gate: ``threshold`` is the per-pixel grey difference, ``min_area`` the smallest contour (px)."""
+
+    enabled: bool = True
+    threshold: int = Field(default=25, gt=0, lt=255)
+    min_area: float = Field(default=15.0, ge=0)
+
+
+class FaceRecognitionSettings(_Strict):
+    """Identify faces inside person tracks against the gallery, every ``identify_every_n_frames`` frames."""
+
+    enabled: bool = False
+    identify_every_n_frames: int = Field(default=5, ge=1, le=10_000)
+
+
+class CameraConfig(_Strict):
+    """One camera: where frames come from, what to look for, and where."""
+
+    url: str | int
+    enabled: bool = True
+    fps: float = Field(default=5.0, gt=0, le=60)
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    min_score: float = Field(default=0.5, gt=0, le=1)
+    zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
+    face_recognition: FaceRecognitionSettings = Field(default_factory=FaceRecognitionSettings)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str | int) -> str | int:
+        if isinstance(url, int):
+            if url < 0:
+                raise ValueError("webcam index must be >= 0")
+            return url
+        url = url.strip()
+        if not url:
+            raise ValueError("must not be empty")
+        if url.isdigit():
+            return int(url)
+        scheme = urlsplit(url).scheme.lower()
+        if len(scheme) > 1 and scheme not in (*STREAM_SCHEMES, "file"):  # one letter: a Windows drive
+            raise ValueError(f"unsupported scheme {scheme!r}: use a file path, file://, rtsp://, rtsps://, "
+                             "http(s):// or a webcam index / /dev/video device")
+        if scheme in STREAM_SCHEMES and not urlsplit(url).hostname:
+            raise ValueError("stream URL has no host")
+        return url
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, classes: list[str]) -> list[str]:
+        return _check_classes(classes)
+
+    @property
+    def source_kind(self) -> Literal["webcam", "file", "rtsp", "http"]:
+        """What kind of source ``url`` names."""
+        if isinstance(self.url, int) or self.url.startswith("/dev/video"):
+            return "webcam"
+        scheme = urlsplit(self.url).scheme.lower()
+        if scheme.startswith("rtsp"):
+            return "rtsp"
+        if scheme.startswith("http"):
+            return "http"
+        return "file"
+
+    @property
+    def file_path(self) -> Path | None:
+        """The local file for file sources, else None."""
+        if self.source_kind != "file":
+            return None
+        assert isinstance(self.url, str)
+        return Path(urlsplit(self.url).path if self.url.startswith("file://") else self.url).expanduser()
+
+    def to_motion_config(self):
+        """Settings for :class:`sightline.video.motion.MotionGate` (None when the gate is off)."""
+        if not self.motion.enabled:
+            return None
+        from sightline.video.motion import MotionConfig
+
+        return MotionConfig(threshold=self.motion.threshold, min_contour_area=self.motion.min_area)
+
+
+class MqttConfig(_Strict):
+    """The MQTT broker events are published to."""
+
+    enabled: bool = True
+    host: str = Field(min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = Field(default="sightline", pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_certs: str | None = None
+    keepalive: int = Field(default=60, ge=5, le=3600)
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> MqttConfig:
+        if self.password is not None and self.username is None:
+            raise ValueError("password given without username")
+        return self
+
+
+class WebhooksConfig(_Strict):
+    """HTTP endpoints that get every event as a JSON POST."""
+
+    urls: list[HttpUrl] = Field(min_length=1)
+    timeout: float = Field(default=5.0, gt=0, le=120)
+    retries: int = Field(default=3, ge=0, le=20)
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+
+
+class RetentionConfig(_Strict):
+    """How long events and their snapshots are kept."""
+
+    event_days: int = Field(default=30, ge=1, le=3650)
+    snapshot_days: int = Field(default=7, ge=1, le=3650)
+
+
+class StorageConfig(_Strict):
+    """Where the database and media go (defaults under ``$SIGHTLINE_HOME``)."""
+
+    root: Path = Field(default_factory=default_data_dir)
+    snapshots: Path | None = None
+    db_url: str | None = None
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return (self.snapshots or self.root / "snapshots").expanduser()
+
+
+class PrivacyConfig(_Strict):
+    """Privacy defaults; unknown faces are blurred in stored media and never stored."""
+
+    blur_unknown_faces: bool = True
+    store_unknown_faces: bool = False
+
+
+class SightlineConfig(_Strict):
+    """The whole file."""
+
+    cameras: dict[Name, CameraConfig] = Field(min_length=1)
+    mqtt: MqttConfig | None = None
+    webhooks: WebhooksConfig | None = None
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+
+    def enabled_cameras(self) -> dict[str, CameraConfig]:
+        return {name: cam for name, cam in self.cameras.items() if cam.enabled}
+
+    def warnings(self) -> list[str]:
+        """Things that are valid but probably not what was meant."""
+        out = []
+        for name, cam in self.cameras.items():
+            path = cam.file_path
+            if path is not None and not path.exists():
+                out.append(f"cameras.{name}.url: file {path} does not exist")
+        if not self.privacy.blur_unknown_faces:
+            out.append("privacy.blur_unknown_faces is false: faces of people who never consented will be visible "
+                       "in stored snapshots")
+        if self.privacy.store_unknown_faces:
+            out.append("privacy.store_unknown_faces is true: crops of unknown faces will be kept; make sure you "
+                       "have a legal basis for it")
+        if self.mqtt and self.mqtt.password and not self.mqtt.tls:
+            out.append("mqtt.password is sent in clear text: set mqtt.tls: true")
+        return out
+
+
+def _check_classes(classes: list[str]) -> list[str]:
+    known = set(COCO_LABELS)
+    norm = [" ".join(c.strip().lower().replace("_", " ").replace("-", " ").split()) for c in classes]
+    unknown = [c for c in norm if c not in known]
+    if unknown:
+        hints = [f"{c!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(c, known, 1)) else "")
+                 for c in unknown]
+        raise ValueError(f"unknown object class {', '.join(hints)}; use COCO names such as person, car, dog")
+    return list(dict.fromkeys(norm))
+
+
+def redact_url(url: str | int) -> str:
+    """``url`` with any password replaced by ``***`` (for printing)."""
+    if isinstance(url, int):
+        return str(url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# ---------------------------------------------------------------- prohibited uses
+
+
+def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str, Any]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield (*path, str(key)), str(key), value
+            yield from _walk(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, str(index)))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "no", "off", "0", "none")
+    return bool(value)
+
+
+def _words(value: Any) -> set[str]:
+    items = value if isinstance(value, list) else [value]
+    return {str(v).strip().lower().replace("-", "_").replace(" ", "_") for v in items if isinstance(v, str | int)}
+
+
+def check_prohibited(raw: Any) -> list[tuple[str, ...]]:
+    """Raise :class:`ProhibitedUseError` for keys asking for re-identification of unknown people or
+    demographic inference; return the paths of such keys that are explicitly switched off (to drop)."""
+    switched_off = []
+    for path, key, value in _walk(raw):
+        norm = key.strip().lower().replace("-", "_").replace(" ", "_")
+        dotted = ".".join(path)
+        if _REID_KEY.search(norm):
+            if _truthy(value):
+                raise ProhibitedUseError(f"{dotted}: {REID_WHY}")
+            switched_off.append(path)
+        elif norm in DEMOGRAPHIC_WORDS or _DEMOGRAPHIC_KEY.match(norm):
+            if _truthy(value):
+                raise ProhibitedUseError(f"{dotted}: {DEMOGRAPHIC_WHY}")
+            switched_off.append(path)
+        elif norm in _LIST_KEYS_CHECKED and (bad := sorted(_words(value) & DEMOGRAPHIC_WORDS)):
+            raise ProhibitedUseError(f"{dotted}: asks for {', '.join(bad)}. {DEMOGRAPHIC_WHY}")
+        elif norm in ("attributes", "face_attributes") and not _truthy(value):
+            switched_off.append(path)
+    return switched_off
+
+
+def _drop(raw: Any, path: tuple[str, ...]) -> None:
+    node = raw
+    for key in path[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "?")
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)
+        return f"must be {bounds[kind]} {limit}"
+    if kind == "string_pattern_mismatch" and error["loc"][-1] == "[key]":
+        return f"bad name {error['input']!r}: {NAME_RULE}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "too_short" and "min_length" in ctx:
+        return f"needs at least {ctx['min_length']} item(s)"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model inside ``annotation`` (``X``, ``X | None`` or ``dict[str, X]``); True if a dict."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    is_dict = get_origin(annotation) is dict
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg, is_dict
+    return None, False
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid where the unknown key ``loc[-1]`` sits (for 'did you mean' hints)."""
+    model: type[BaseModel] | None = SightlineConfig
+    parts = list(loc[:-1])
+    while parts and model is not None:
+        field = model.model_fields.get(str(parts.pop(0)))
+        if field is None:
+            return []
+        model, is_dict = _model_in(field.annotation)
+        if is_dict:
+            if not parts:
+                return []
+            parts.pop(0)  # the camera or zone name
+    return list(model.model_fields) if model is not None else []
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if p != "[key]" and not str(p).startswith(("function-", "tagged-union")))
+        # pydantic names union members (e.g. 'int', 'str', 'MqttConfig'); keep only the key path.
+        loc = tuple(p for p in loc if p not in ("int", "str", "list[str]", "MqttConfig", "WebhooksConfig")
+                    and not str(p).startswith(("list[", "tuple[")))
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        message = _describe(error)
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), 1)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+        out.append((path, message))
+    return list(dict.fromkeys(out))
+
+
+def parse_config(raw: Any, *, source: str = "config") -> SightlineConfig:
+    """Validate an already-parsed YAML/JSON document."""
+    if raw is None:
+        raise ConfigValidationError(source, [("(top level)", "the file is empty; declare at least one camera")])
+    if not isinstance(raw, dict):
+        raise ConfigValidationError(source, [("(top level)", "must be a mapping with a 'cameras' key")])
+    for path in check_prohibited(raw):
+        _drop(raw, path)
+    try:
+        return SightlineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigValidationError(source, _problems(exc)) from None
+
+
+def _duplicate_key(node: yaml.Node, path: tuple[str, ...] = ()) -> tuple[str, int] | None:
+    """(dotted path, line) of the first key repeated within one mapping; YAML would silently keep the last."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                return ".".join((*path, key)), key_node.start_mark.line + 1
+            seen.add(key)
+            if found := _duplicate_key(value_node, (*path, key)):
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            if found := _duplicate_key(item, (*path, str(index))):
+                return found
+    return None
+
+
+def load_yaml(text: str, *, source: str = "config") -> Any:
+    """Parse YAML safely, turning syntax errors and repeated keys into a :class:`ConfigValidationError`."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if duplicate := _duplicate_key(node):
+            raise ConfigValidationError(source, [(duplicate[0], f"key repeated on line {duplicate[1]}")])
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigValidationError(source, [(where, f"not valid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigValidationError(source, [("(top level)", f"not valid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+
+
+def load_config(path: str | Path) -> SightlineConfig:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; is this the right file?")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}", code="config_not_found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return parse_config(load_yaml(text, source=str(path)), source=str(path))
