@@ -26,7 +26,7 @@ class MotionConfig:
 
     height: int = 180
     blur_kernel: int = 5
-    alpha: float = 0.1
+    alpha: float = 0.05
     threshold: int = 25
     min_contour_area: float = 15.0
     dilate_iterations: int = 2
