@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import audit, config, faces, gallery, models, objects, privacy
+from sightline.cli import audit, config, faces, gallery, keys, models, objects, privacy, serve
 
 app = typer.Typer(
     name="sightline",
@@ -21,6 +21,8 @@ app.add_typer(privacy.app, name="privacy")
 app.add_typer(config.app, name="config")
 app.command("init")(gallery.init)
 app.command("identify")(gallery.identify)
+app.add_typer(keys.app, name="keys")
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -1,0 +1,120 @@
+"""``/api/v1/faces``: detect, verify (1:1) and identify (1:N against the gallery)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from sightline.api import inference
+from sightline.api.auth import Operator, Viewer
+from sightline.api.deps import AppState, get_state
+from sightline.api.errors import ApiError
+from sightline.api.keys_store import ApiKey, Role
+from sightline.api.uploads import image_body_schema, read_upload
+from sightline.engine import VerifyResult, cosine_similarity
+from sightline.errors import SightlineError
+
+router = APIRouter(prefix="/faces", tags=["faces"])
+
+_THRESHOLD = {"type": "number", "minimum": -1, "maximum": 1, "description": "override the calibrated threshold"}
+
+
+@router.post("/detect", summary="Detect faces (box, landmarks, score, quality)",
+             openapi_extra=image_body_schema({"image": "one or more images"}, required=("image",)))
+async def detect(request: Request, key: ApiKey = Viewer, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Same JSON as ``sightline faces detect --json``: ``{"backend", "results": [{"image", "faces", "error"}]}``.
+
+    Several images may be sent at once; a bad one gets an ``error`` entry while
+    the others are still processed. If every image is bad the request fails with
+    that image's error (4xx).
+    """
+    upload = await read_upload(request, ("image",))
+    images = upload.files.get("image") or []
+    if not images:
+        raise ApiError(422, "validation_error", "image field 'image' is required")
+    results, first_error = [], None
+    for name, data in images:
+        try:
+            faces = await state.run(_detect_one, state, data)
+        except SightlineError as exc:
+            first_error = first_error or exc
+            results.append({"image": name, "faces": [], "error": exc.to_dict()})
+            continue
+        results.append({"image": name, "faces": [f.to_dict() for f in faces], "error": None})
+    faces_found = sum(len(r["faces"]) for r in results)
+    failed = sum(1 for r in results if r["error"])
+    state.audit_event(key, "faces.detect", outcome="ok" if failed < len(results) else "error",
+                      details={"images": len(results), "failed": failed, "faces": faces_found})
+    if first_error is not None and failed == len(results):
+        raise first_error
+    return {"backend": state.engine.backend, "results": results}
+
+
+def _detect_one(state: AppState, data: bytes):
+    return inference.detect(state, inference.decode(state, data))
+
+
+@router.post("/verify", summary="Are two faces the same person? (two images, or an image and a subject)",
+             openapi_extra=image_body_schema(
+                 {"image_a": "first image", "image_b": "second image",
+                  "image": "probe image (with subject_id)"},
+                 {"subject_id": {"type": "string", "maxLength": 64, "description": "compare with this subject"},
+                  "threshold": _THRESHOLD}))
+async def verify(request: Request, key: ApiKey = Viewer, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Two images: same JSON as ``sightline faces verify --json``. An image and ``subject_id``: the
+    subject's best template counts (operator role, since it reads the gallery), and the answer has
+    ``subject_id``, ``name``, ``score``, ``same_person``, ``threshold``, ``templates`` and ``box``."""
+    upload = await read_upload(request, ("image_a", "image_b", "image"))
+    threshold = upload.number("threshold", None, low=-1.0, high=1.0)
+    subject_id = upload.text("subject_id")
+    if subject_id:
+        if not Role(key.role).allows(Role.OPERATOR):
+            raise ApiError(403, "forbidden", "verifying against a subject needs the operator role")
+        name, data = upload.one("image") or upload.require("image_a")
+        return await state.run(_verify_subject, state, data, name, subject_id, threshold, key.actor)
+    name_a, data_a = upload.require("image_a")
+    name_b, data_b = upload.require("image_b")
+    result = await state.run(_verify_pair, state, data_a, name_a, data_b, name_b, threshold)
+    state.audit_event(key, "faces.verify", details={"same_person": result.same_person})
+    return result.to_dict()
+
+
+def _verify_pair(state: AppState, data_a: bytes, name_a: str, data_b: bytes, name_b: str,
+                 threshold: float | None) -> VerifyResult:
+    face_a = inference.main_face(state, inference.decode(state, data_a), name_a)
+    face_b = inference.main_face(state, inference.decode(state, data_b), name_b)
+    similarity = cosine_similarity(face_a.embedding, face_b.embedding)
+    limit = state.engine.threshold if threshold is None else threshold
+    return VerifyResult(similarity, similarity >= limit, limit, state.engine.backend, face_a, face_b)
+
+
+def _verify_subject(state: AppState, data: bytes, name: str, subject_id: str, threshold: float | None,
+                    actor: str) -> dict[str, Any]:
+    pixels = inference.decode(state, data)
+    with state.metrics.time_inference(state.engine.spec.embedder, "verify_subject"):
+        return state.gallery.verify(pixels, subject_id, threshold=threshold, actor=actor).to_dict()
+
+
+@router.post("/identify", summary="Who is in this photo? (1:N against the enrolled gallery)",
+             openapi_extra=image_body_schema(
+                 {"image": "probe image"},
+                 {"k": {"type": "integer", "minimum": 1, "maximum": 20, "description": "candidates per face"},
+                  "threshold": _THRESHOLD}, required=("image",)))
+async def identify(request: Request, key: ApiKey = Operator, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Same JSON as ``sightline identify --json``: per face its box, decision (subject id or ``unknown``),
+    name, score and top-k candidates. Faces below the threshold stay ``unknown``."""
+    upload = await read_upload(request, ("image",))
+    name, data = upload.require("image")
+    k = upload.number("k", 3, low=1, high=20, integer=True)
+    threshold = upload.number("threshold", None, low=-1.0, high=1.0)
+    found = await state.run(_identify, state, data, k, threshold, key.actor)
+    limit = state.gallery.threshold if threshold is None else threshold
+    return {"backend": state.engine.backend, "threshold": limit,
+            "results": [{"image": name, "faces": [r.to_dict() for r in found], "error": None}]}
+
+
+def _identify(state: AppState, data: bytes, k: int, threshold: float | None, actor: str):
+    pixels = inference.decode(state, data)
+    with state.metrics.time_inference(state.engine.spec.embedder, "identify"):
+        return state.gallery.identify(pixels, k, threshold=threshold, actor=actor)

@@ -1,0 +1,217 @@
+"""``/api/v1/subjects``: create (with legal basis), list/search, show, add/remove faces, erase, export."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+from sqlalchemy import delete, func, or_, select
+
+from sightline.api.auth import Admin, Operator, Viewer
+from sightline.api.deps import AppState, get_state
+from sightline.api.errors import ApiError
+from sightline.api.keys_store import ApiKey
+from sightline.api.uploads import Upload, image_body_schema, read_upload
+from sightline.errors import LegalBasisError, NotFoundError, QualityError
+from sightline.gallery.gallery import _subject_dict
+from sightline.gallery.subjects import LegalBasis
+from sightline.store.tables import EnrolmentImage, Subject, Template
+
+router = APIRouter(prefix="/subjects", tags=["subjects"])
+
+SubjectId = PathParam(..., min_length=1, max_length=64, description="subject id (32 hex digits)")
+_CONSENT_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "legal_basis": {"type": "string", "enum": [b.value for b in LegalBasis]},
+    "purpose": {"type": "string", "minLength": 3, "maxLength": 2000},
+    "evidence": {"type": "string", "maxLength": 500, "description": "e.g. consent form id (required for consent)"},
+    "retain_until": {"type": "string", "format": "date", "description": "erase after this date (or retention_days)"},
+    "retention_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+    "store_images": {"type": "boolean", "description": "also keep the (encrypted) enrolment photos"},
+}
+
+
+@router.post("", status_code=201, summary="Create a subject with their legal basis, optionally with photos",
+             openapi_extra=image_body_schema({"image": "enrolment photos (optional)"}, _CONSENT_FIELDS,
+                                             required=("name", "legal_basis", "purpose")))
+async def create_subject(request: Request, key: ApiKey = Operator,
+                         state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Refused (422 ``legal_basis_required``) without a lawful basis, a purpose and a retention date;
+    consent also needs an evidence reference. Photos sent along are enrolled; if none is usable the
+    new subject is removed again and the request fails with the reason."""
+    upload = await read_upload(request, ("image",))
+    fields = _consent_fields(upload)
+    store_images = _flag(upload, "store_images")
+    record = await state.run(lambda: state.gallery.create_subject(actor=key.actor, enrolled_by=key.actor,
+                                                                  **fields))
+    images = upload.files.get("image") or []
+    if images:
+        results = await state.run(_enrol_all, state, str(record["id"]), images, store_images, key.actor)
+        if not any(r["accepted"] for r in results):
+            await state.run(lambda: state.gallery.erase(str(record["id"]), actor=key.actor,
+                                                        reason="enrolment_failed"))
+            raise _rejected(results, removed=True)
+        record = await state.run(state.gallery.show, str(record["id"]))
+        record["enrolment"] = results
+    return record
+
+
+def _consent_fields(upload: Upload) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: upload.text(name) for name in ("name", "legal_basis", "purpose", "evidence")}
+    fields["evidence"] = fields["evidence"] or None
+    until = upload.text("retain_until")
+    if until:
+        try:
+            fields["retain_until"] = date.fromisoformat(until) if len(until) == 10 else datetime.fromisoformat(until)
+        except ValueError:
+            raise LegalBasisError(f"retain_until must be a date (YYYY-MM-DD), got {until!r}") from None
+    fields["retention_days"] = upload.number("retention_days", None, low=1, high=3650, integer=True)
+    return fields
+
+
+def _flag(upload: Upload, name: str) -> bool:
+    value = upload.fields.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise ApiError(422, "validation_error", f"field {name!r} must be true or false")
+
+
+def _enrol_all(state: AppState, subject_id: str, images: list[tuple[str, bytes]], store_images: bool,
+               actor: str) -> list[dict[str, object]]:
+    results = []
+    for name, data in images:
+        with state.metrics.time_inference(state.engine.spec.embedder, "enrol"):
+            result = state.gallery.enroll_image(subject_id, data, store_image=store_images, actor=actor,
+                                                source=name[:200])
+        results.append(result.to_dict())
+    state.update_gallery_gauge()
+    return results
+
+
+def _rejected(results: list[dict[str, object]], *, removed: bool) -> QualityError:
+    reasons = sorted({str(r["reason"]) for r in results})
+    details = "; ".join(f"{r['source']}: {r['message']}" for r in results)
+    return QualityError(f"no usable face in any image ({details})"
+                        + ("; the new subject was not kept" if removed else ""),
+                        code=reasons[0] if len(reasons) == 1 else "low_quality")
+
+
+@router.get("", summary="List subjects (paged, searchable by name or id prefix)")
+def list_subjects(q: str | None = Query(None, max_length=200, description="name contains / id starts with"),
+                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
+                  key: ApiKey = Viewer, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Subjects with legal basis, purpose, retention and template counts; never biometric data."""
+    query = select(Subject)
+    if q:
+        pattern = q.strip()
+        query = query.where(or_(Subject.name.icontains(pattern, autoescape=True),
+                                Subject.id.startswith(pattern.lower(), autoescape=True)))
+    with state.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(Subject.created_at.desc(), Subject.id).limit(limit)
+                               .offset(offset)).all()
+        ids = [s.id for s in rows]
+        templates = dict(session.execute(select(Template.subject_id, func.count()).where(Template.subject_id.in_(ids))
+                                         .group_by(Template.subject_id)).tuples().all())
+        images = dict(session.execute(select(EnrolmentImage.subject_id, func.count())
+                                      .where(EnrolmentImage.subject_id.in_(ids))
+                                      .group_by(EnrolmentImage.subject_id)).tuples().all())
+        items = [_subject_dict(s, templates.get(s.id, 0), images.get(s.id, 0)) for s in rows]
+    state.audit_event(key, "subjects.list", details={"q": bool(q), "returned": len(items)})
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{subject_id}", summary="One subject and their template metadata")
+def show_subject(subject_id: str = SubjectId, key: ApiKey = Viewer,
+                 state: AppState = Depends(get_state)) -> dict[str, Any]:
+    record = state.gallery.show(subject_id)
+    state.audit_event(key, "subjects.show", subject_id=subject_id)
+    return record
+
+
+@router.post("/{subject_id}/faces", status_code=201, summary="Enrol more photos of a subject",
+             openapi_extra=image_body_schema({"image": "enrolment photos"},
+                                             {"store_images": _CONSENT_FIELDS["store_images"]}, required=("image",)))
+async def add_faces(request: Request, subject_id: str = SubjectId, key: ApiKey = Operator,
+                    state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Each photo passes the quality gate or is reported as rejected; 422 if none was accepted."""
+    upload = await read_upload(request, ("image",))
+    images = upload.files.get("image") or []
+    if not images:
+        raise ApiError(422, "validation_error", "image field 'image' is required")
+    store_images = _flag(upload, "store_images")
+    await state.run(state.gallery.show, subject_id)  # 404 before any work
+    results = await state.run(_enrol_all, state, subject_id, images, store_images, key.actor)
+    accepted = sum(1 for r in results if r["accepted"])
+    if not accepted:
+        raise _rejected(results, removed=False)
+    return {"subject_id": subject_id, "accepted": accepted, "rejected": len(results) - accepted, "results": results}
+
+
+@router.delete("/{subject_id}/faces/{template_id}", summary="Remove one template of a subject")
+async def remove_face(subject_id: str = SubjectId, template_id: int = PathParam(..., ge=1, le=2**62),
+                      key: ApiKey = Operator, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Deletes the template (and its stored photo, if any) and takes it out of the search index."""
+    def remove() -> dict[str, Any]:
+        with state.sessions.begin() as session:
+            template = session.get(Template, template_id)
+            if template is None or template.subject_id != subject_id:
+                raise NotFoundError(f"subject {subject_id!r} has no template {template_id}")
+            image_id = template.image_id
+            session.execute(delete(Template).where(Template.id == template_id))
+            if image_id is not None:
+                session.execute(delete(EnrolmentImage).where(EnrolmentImage.id == image_id))
+            state.audit.append(session, actor=key.actor, action="template_remove", subject_id=subject_id,
+                               details={"template_id": template_id, "image_removed": image_id is not None})
+        state.gallery.refresh()
+        state.update_gallery_gauge()
+        return {"subject_id": subject_id, "template_id": template_id, "removed": True}
+
+    return await state.run(remove)
+
+
+@router.delete("/{subject_id}", summary="Erase a subject (templates, photos, index entries) - admin only")
+async def erase_subject(subject_id: str = SubjectId,
+                        reason: str = Query("request", min_length=1, max_length=100,
+                                            pattern=r"^[A-Za-z0-9_.:-]+$"),
+                        key: ApiKey = Admin, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    report = await state.run(lambda: state.gallery.erase(subject_id, actor=key.actor, reason=reason))
+    state.update_gallery_gauge()
+    return report.to_dict()
+
+
+@router.get("/{subject_id}/export", summary="Subject-access export as a zip (record, templates' metadata, "
+            "stored photos, audit rows)", response_class=Response,
+            responses={200: {"content": {"application/zip": {}}, "description": "zip archive"}})
+async def export_subject(subject_id: str = SubjectId,
+                         include_templates: bool = Query(False, description="also the embeddings (biometric)"),
+                         key: ApiKey = Operator, state: AppState = Depends(get_state)) -> Response:
+    """Operator or admin only: viewers never receive biometric data."""
+    data = await state.run(_export_zip, state, subject_id, include_templates, key.actor)
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="sightline-export-{subject_id}.zip"',
+                             "Cache-Control": "no-store"})
+
+
+def _export_zip(state: AppState, subject_id: str, include_templates: bool, actor: str) -> bytes:
+    workdir = Path(tempfile.mkdtemp(prefix="sightline-export-"))
+    try:
+        bundle = state.gallery.export(subject_id, workdir, include_templates=include_templates, actor=actor)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(bundle.rglob("*")):
+                if path.is_file():
+                    archive.write(path, f"{bundle.name}/{path.relative_to(bundle)}")
+        return buffer.getvalue()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

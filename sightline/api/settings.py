@@ -1,0 +1,49 @@
+"""Server settings: where the data lives, which face backend, upload limits, thread-pool size."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sightline.config import default_data_dir
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MiB per request body
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass
+class ApiSettings:
+    """Everything ``create_app`` needs; every field has a working default (``SIGHTLINE_*`` env vars)."""
+
+    home: Path = field(default_factory=default_data_dir)
+    db_url: str | None = field(default_factory=lambda: os.environ.get("SIGHTLINE_DB_URL") or None)
+    models_dir: str | None = field(default_factory=lambda: os.environ.get("SIGHTLINE_MODELS") or None)
+    backend: str = field(default_factory=lambda: os.environ.get("SIGHTLINE_BACKEND", "auto"))
+    max_upload_bytes: int = field(default_factory=lambda: _env_int("SIGHTLINE_MAX_UPLOAD_BYTES",
+                                                                   DEFAULT_MAX_UPLOAD_BYTES))
+    inference_threads: int = field(default_factory=lambda: _env_int("SIGHTLINE_INFERENCE_THREADS",
+                                                                    max(1, min(4, os.cpu_count() or 1))))
+    index_kind: str = field(default_factory=lambda: os.environ.get("SIGHTLINE_INDEX", "exact"))
+    index_refresh_s: float = field(default_factory=lambda: float(os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "0")))
+    serve_web: bool = True
+
+    def public_dict(self) -> dict[str, object]:
+        """Settings safe to show an admin (no secrets live here)."""
+        return {"home": str(self.home), "db": _redact_url(self.db_url) if self.db_url else "sqlite (default)",
+                "models_dir": self.models_dir, "backend": self.backend, "max_upload_bytes": self.max_upload_bytes,
+                "inference_threads": self.inference_threads, "index_kind": self.index_kind,
+                "index_refresh_s": self.index_refresh_s}
+
+
+def _redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable>"

@@ -1,0 +1,54 @@
+"""``sightline serve``: the REST API and web UI on one port (SQLite + in-process index by default)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from sightline.cli.gallery import DbOption, HomeOption
+from sightline.cli.output import console, handle_errors
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (keep 127.0.0.1 unless behind TLS)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes."),
+    home: Path | None = HomeOption,
+    db_url: str | None = DbOption,
+    backend: str = typer.Option("auto", "--backend", "-b", help="Face backend: auto, yunet-dlib, dlib, yunet-faceres."),
+    models: Path | None = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS)."),
+    index: str = typer.Option("exact", "--index", help="Vector index: exact, hnsw or ivf."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.01, help="Largest request body accepted."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Start the server. A fresh data folder is initialised and, if there is no admin key yet,
+    one is created and printed once."""
+    import uvicorn
+
+    from sightline.api.bootstrap import ensure_admin_key
+    from sightline.gallery.gallery import Gallery
+
+    env = {"SIGHTLINE_BACKEND": backend, "SIGHTLINE_INDEX": index,
+           "SIGHTLINE_MAX_UPLOAD_BYTES": str(int(max_upload_mb * 1024 * 1024))}
+    if home is not None:
+        env["SIGHTLINE_HOME"] = str(home.expanduser().resolve())
+    if db_url:
+        env["SIGHTLINE_DB_URL"] = db_url
+    if models is not None:
+        env["SIGHTLINE_MODELS"] = str(models.expanduser().resolve())
+    if workers > 1:
+        env.setdefault("SIGHTLINE_INDEX_REFRESH_S", os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "1"))
+    os.environ.update(env)  # the worker processes build their app from these
+    with handle_errors(False), Gallery.open(home, db_url, create_key=True) as gallery:
+        new = ensure_admin_key(gallery, actor="sightline-serve")
+        where = gallery.home
+    if new is not None:
+        console.print("[bold]Created the first admin API key[/] (shown once; store it safely):", highlight=False)
+        console.print(f"  {new.token}", highlight=False, soft_wrap=True)
+        console.print("Create more with `sightline keys create --role operator`.", highlight=False)
+    console.print(f"Sightline on http://{host}:{port}/  (data: {where}, workers: {workers}, API docs: /docs)",
+                  highlight=False)
+    uvicorn.run("sightline.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, proxy_headers=False, server_header=False)
