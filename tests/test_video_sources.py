@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -254,6 +255,60 @@ def test_stop_during_backoff_wait():
     assert list(src) == []
     assert time.monotonic() - t0 < 2.5
     assert src.status is StreamStatus.STOPPED
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never says a word (a hung camera)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize("url", ["rtsp://127.0.0.1:{port}/live", "http://127.0.0.1:{port}/live.ts"])
+def test_silent_server_times_out(silent_server, url):
+    t0 = time.monotonic()
+    with pytest.raises(StreamError, match="no answer .* within 1 s"):
+        FrameSource(url.format(port=silent_server), timeout_s=1).open()
+    assert time.monotonic() - t0 < 3
+
+
+def test_stalled_stream_times_out_and_recovers(rtsp_server):
+    src = ReconnectingSource(
+        f"rtsp://127.0.0.1:{rtsp_server.port}/live", fps=5, timeout_s=1, backoff=Backoff(0.2, 2, 0.5)
+    )
+    frames: list = []
+    thread = run_in_thread(src, frames)
+    try:
+        wait_for(lambda: len(frames) >= 3, 15, "first frames")
+        rtsp_server.proc.send_signal(signal.SIGSTOP)  # the server hangs mid-stream
+        t0 = time.monotonic()
+        wait_for(lambda: src.status is StreamStatus.RECONNECTING, 5, "reconnecting after the read timeout")
+        assert 0.8 <= time.monotonic() - t0 < 3
+        assert "stalled" in src.last_error
+        rtsp_server.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: src.connections == 2, 20, "a new connection")
+    finally:
+        rtsp_server.proc.send_signal(signal.SIGCONT)
+        src.stop()
+        thread.join(10)
+    assert not thread.is_alive()
 
 
 def test_stream_drop_reconnects_when_server_returns(rtsp_server):

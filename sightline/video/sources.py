@@ -157,9 +157,12 @@ class FrameSource:
         if not self.live and not self.url.startswith("/dev/") and not Path(self.url).is_file():
             raise VideoError(f"video file not found: {self.url}")
         fmt, options = _open_args(self.url, self.timeout_s)
+        started = time.monotonic()
         try:
             container = av.open(self.url, format=fmt, options=options, timeout=(self.timeout_s, self.timeout_s))
         except (av.FFmpegError, OSError) as exc:
+            if self.live and time.monotonic() - started >= 0.9 * self.timeout_s:
+                raise StreamError(f"no answer from {self.url} within {self.timeout_s:g} s") from exc
             kind = "cannot open stream" if self.live else "not a readable video (corrupt, truncated or not a video)"
             raise self._fail(f"{kind}: {self.url}: {exc}") from exc
         if not self.live and (container.format.name == "image2" or container.format.name.endswith("_pipe")):
@@ -220,7 +223,7 @@ class FrameSource:
                 break
             except (av.FFmpegError, OSError) as exc:
                 if self.live:
-                    raise StreamError(f"stream failed: {self.url}: {exc}") from exc
+                    raise StreamError(f"stream failed or stalled: {self.url}: {exc}") from exc
                 self._warn(f"stopped reading after {self.frames_decoded} frames: {exc}")
                 return
             try:
