@@ -88,6 +88,10 @@ def test_source_kinds():
     assert not is_live("/videos/a.mp4")
     with pytest.raises(ConfigError):
         normalise_source("  ")
+    with pytest.raises(ConfigError, match="not a live stream"):
+        ReconnectingSource("/videos/a.mp4")
+    with pytest.raises(StreamError, match="/dev/video9"):
+        FrameSource(9, timeout_s=1).open()  # no such webcam
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sightline.errors import ConfigError, VideoError
-from sightline.video.sources import Frame, FrameSource
+from sightline.video.sources import Frame, FrameSource, is_live
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,8 @@ class ReconnectingSource:
         self._stop = threading.Event()
         self._decoded_before = 0
         FrameSource(source, fps=fps)  # validate source and fps early (ConfigError)
+        if not is_live(source):
+            raise ConfigError(f"{source} is not a live stream or webcam; read files with FrameSource")
 
     def stop(self) -> None:
         """Ask the iteration to end; it returns within about one read timeout at worst."""
