@@ -137,3 +137,25 @@ def test_iou_matrix():
     b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]], float)
     np.testing.assert_allclose(iou_matrix(a, b), [[1 / 3, 1, 0], [0, 0, 0]])
     assert iou_matrix(a, np.zeros((0, 4))).shape == (2, 0)
+
+
+def test_real_face_detections_on_the_clip_keep_ids(engine, faces_dir):
+    """Faces found by the real detector at 5 fps: one id through the long close-up, no swaps in the group shot."""
+    from sightline.video.sources import FrameSource
+
+    tracker = ByteTracker()
+    history: dict[int, list[tuple[int, float, float, float]]] = {}
+    for frame in FrameSource(faces_dir / "examples" / "short_hamilton_clip.mp4", fps=5):
+        faces = engine.detect_array(frame.image_bgr, embed=False)
+        boxes = np.array([f.box for f in faces], float).reshape(-1, 4)
+        for t in tracker.update(boxes, np.array([f.score for f in faces]), np.zeros(len(faces), int)):
+            x1, y1, x2, y2 = boxes[t.det_index]
+            history.setdefault(t.track_id, []).append((frame.index, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1))
+    close_up = {tid for tid, h in history.items() for i, *_ in h if 84 <= i <= 210}
+    assert len(close_up) == 1  # frames 84-210: one person, one id
+    group = {tid: [p for p in h if p[0] >= 222] for tid, h in history.items()}
+    group = {tid: h for tid, h in group.items() if len(h) >= 5}
+    assert len(group) >= 4  # the group shot's faces are tracked for most of it
+    for h in group.values():  # each id stays on the same face: small steps between samples
+        for (_, xa, ya, w), (_, xb, yb, _) in zip(h, h[1:], strict=False):
+            assert np.hypot(xb - xa, yb - ya) < 0.3 * w
