@@ -33,7 +33,7 @@ from sightline.gallery.subjects import SubjectCreate, make_subject
 from sightline.privacy.audit import AuditLog, entry_to_dict
 from sightline.privacy.crypto import KeyRing, image_aad, template_aad
 from sightline.privacy.policy import check_attributes
-from sightline.store.db import open_engine, session_factory
+from sightline.store.db import open_engine, session_factory, sqlite_checkpoint
 from sightline.store.tables import AuditEntry, EnrolmentImage, Subject, Template
 from sightline.vision.faces.types import Face
 from sightline.vision.image_io import ImageInput, load_image
@@ -485,10 +485,7 @@ class Gallery:
 
     def _flush_freed_pages(self) -> None:
         """SQLite: fold the WAL (which still holds old page images) back into the zeroed main file."""
-        if self.db.dialect.name != "sqlite":
-            return
-        with self.db.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlite_checkpoint(self.db)
 
     def export(self, subject_id: str, out_dir: str | Path, *, include_templates: bool = False,
                actor: str | None = None) -> Path:

@@ -90,3 +90,16 @@ def open_engine(db_url: str | None = None, home: Path | None = None) -> Engine:
     engine = create_db_engine(db_url or default_db_url(home))
     upgrade_to_head(engine)
     return engine
+
+
+def sqlite_checkpoint(engine: Engine, mode: str = "TRUNCATE") -> None:
+    """SQLite: copy the WAL into the main file and (TRUNCATE) empty it, outside any transaction."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA wal_checkpoint({mode})")
+        finally:
+            cursor.close()
