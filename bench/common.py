@@ -125,7 +125,7 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
 
 
 def machine_summary() -> str:
-    """One line naming the CPU, core count and library versions, for benchmark headers."""
+    """One line naming the CPU, core count, current load and library versions, for benchmark headers."""
     import cv2
     import dlib
     import onnxruntime
@@ -138,5 +138,6 @@ def machine_summary() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, dlib {dlib.__version__}, "
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (f"{cpu}, {os.cpu_count()} cores{load}; Python {platform.python_version()}, dlib {dlib.__version__}, "
             f"OpenCV {cv2.__version__}, onnxruntime {onnxruntime.__version__}")
