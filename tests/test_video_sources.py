@@ -252,6 +252,18 @@ def test_closed_port_reconnects_with_backoff_then_fails():
     assert seen == src.events
 
 
+def test_passwords_in_urls_never_reach_messages_or_logs(caplog):
+    url = f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/live"
+    with pytest.raises(StreamError) as err:
+        FrameSource(url, timeout_s=2).open()
+    assert "admin:***@127.0.0.1" in str(err.value) and "hunter2" not in str(err.value)
+    caplog.set_level("INFO")
+    src = ReconnectingSource(url, timeout_s=2, backoff=Backoff(0.05, max_attempts=2))
+    list(src)
+    assert "hunter2" not in caplog.text and "hunter2" not in repr(src.events)
+    assert "refused" in src.last_error.lower()
+
+
 def test_stop_during_backoff_wait():
     src = ReconnectingSource(f"rtsp://127.0.0.1:{free_port()}/live", backoff=Backoff(initial_s=30, max_s=60))
     threading.Timer(0.5, src.stop).start()

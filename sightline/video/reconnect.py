@@ -93,9 +93,9 @@ class ReconnectingSource:
         self.connections = 0
         self._stop = threading.Event()
         self._decoded_before = 0
-        FrameSource(source, fps=fps)  # validate source and fps early (ConfigError)
+        self.name = FrameSource(source, fps=fps, timeout_s=timeout_s).name  # validates source, fps, timeout
         if not is_live(source):
-            raise ConfigError(f"{source} is not a live stream or webcam; read files with FrameSource")
+            raise ConfigError(f"{self.name} is not a live stream or webcam; read files with FrameSource")
 
     def stop(self) -> None:
         """Ask the iteration to end; it returns within about one read timeout at worst."""
@@ -111,7 +111,7 @@ class ReconnectingSource:
             self.last_error = error
         event = StatusEvent(status, error, attempt, retry_in, time.time())
         self.events.append(event)
-        log.info("%s: %s%s", self.source, status, f" ({error})" if error else "")
+        log.info("%s: %s%s", self.name, status, f" ({error})" if error else "")
         if self.on_status is not None:
             try:
                 self.on_status(event)

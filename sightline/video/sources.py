@@ -9,6 +9,7 @@ skipped). Live streams are wrapped by :class:`~sightline.video.reconnect.Reconne
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -97,6 +98,11 @@ def is_live(source: str | int | Path) -> bool:
     return text.lower().startswith(LIVE_SCHEMES) or text.startswith("/dev/video")
 
 
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
 def _open_args(url: str, timeout_s: float) -> tuple[str | None, dict[str, str]]:
     """PyAV ``format`` and ``options`` for a source: TCP for RTSP and socket timeouts in microseconds."""
     micros = str(int(timeout_s * 1_000_000))
@@ -129,11 +135,16 @@ class FrameSource:
         timeout_s: float = 10.0,
         live: bool | None = None,
         stop_event: threading.Event | None = None,
+        options: dict[str, str] | None = None,
     ) -> None:
         self.url = normalise_source(source)
+        self.name = redact(self.url)
         self.live = is_live(self.url) if live is None else live
         self.sampler = FpsSampler(fps)
+        if not timeout_s > 0:
+            raise ConfigError(f"timeout_s must be positive, got {timeout_s!r}")
         self.timeout_s = timeout_s
+        self.extra_options = dict(options or {})
         self.stop_event = stop_event or threading.Event()
         self.warnings: list[str] = []
         self.frames_decoded = 0
@@ -146,36 +157,41 @@ class FrameSource:
     def _fail(self, message: str) -> VideoError:
         return StreamError(message) if self.live else VideoError(message)
 
+    def _why(self, exc: BaseException) -> str:
+        """An exception's text with the URL's password redacted."""
+        return str(exc).replace(self.url, self.name)
+
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
-        log.warning("%s: %s", self.url, message)
+        log.warning("%s: %s", self.name, message)
 
     def open(self) -> FrameSource:
         """Open the container and pick its first video stream (idempotent)."""
         if self._container is not None:
             return self
         if not self.live and not self.url.startswith("/dev/") and not Path(self.url).is_file():
-            raise VideoError(f"video file not found: {self.url}")
+            raise VideoError(f"video file not found: {self.name}")
         fmt, options = _open_args(self.url, self.timeout_s)
+        options.update(self.extra_options)
         started = time.monotonic()
         try:
             container = av.open(self.url, format=fmt, options=options, timeout=(self.timeout_s, self.timeout_s))
         except (av.FFmpegError, OSError) as exc:
             if self.live and time.monotonic() - started >= 0.9 * self.timeout_s:
-                raise StreamError(f"no answer from {self.url} within {self.timeout_s:g} s") from exc
+                raise StreamError(f"no answer from {self.name} within {self.timeout_s:g} s") from exc
             kind = "cannot open stream" if self.live else "not a readable video (corrupt, truncated or not a video)"
-            raise self._fail(f"{kind}: {self.url}: {exc}") from exc
+            raise self._fail(f"{kind}: {self.name}: {self._why(exc)}") from exc
         if not self.live and (container.format.name == "image2" or container.format.name.endswith("_pipe")):
             container.close()
-            raise VideoError(f"{self.url} is a still image, not a video")
+            raise VideoError(f"{self.name} is a still image, not a video")
         if not container.streams.video:
             container.close()
-            raise self._fail(f"no video stream in {self.url}")
+            raise self._fail(f"no video stream in {self.name}")
         stream = container.streams.video[0]
         ctx = stream.codec_context
         if ctx is None or not ctx.name or ctx.name == "none":
             container.close()
-            raise VideoError(f"unsupported video codec in {self.url}")
+            raise VideoError(f"unsupported video codec in {self.name}")
         stream.thread_type = "AUTO"
         duration = None
         if stream.duration and stream.time_base:
@@ -223,8 +239,8 @@ class FrameSource:
                 break
             except (av.FFmpegError, OSError) as exc:
                 if self.live:
-                    raise StreamError(f"stream failed or stalled: {self.url}: {exc}") from exc
-                self._warn(f"stopped reading after {self.frames_decoded} frames: {exc}")
+                    raise StreamError(f"stream failed or stalled: {self.name}: {self._why(exc)}") from exc
+                self._warn(f"stopped reading after {self.frames_decoded} frames: {self._why(exc)}")
                 return
             try:
                 decoded = packet.decode()
@@ -234,9 +250,9 @@ class FrameSource:
                 self.decode_errors += 1
                 bad_in_a_row += 1
                 if self.decode_errors == 1:
-                    self._warn(f"undecodable data after frame {self.frames_decoded}: {exc}")
+                    self._warn(f"undecodable data after frame {self.frames_decoded}: {self._why(exc)}")
                 if self.live and bad_in_a_row >= MAX_CONSECUTIVE_DECODE_ERRORS:
-                    raise StreamError(f"stream keeps sending undecodable data: {self.url}") from exc
+                    raise StreamError(f"stream keeps sending undecodable data: {self.name}") from exc
                 continue
             for vf in decoded:
                 index = self.frames_decoded
