@@ -83,6 +83,8 @@ class FaceResEmbedder:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Idle worker threads must not spin: on a 2-core box they would steal the next stage's CPU.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._output = "global_pooling/Mean:0"
