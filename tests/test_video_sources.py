@@ -246,10 +246,10 @@ def test_closed_port_reconnects_with_backoff_then_fails():
     elapsed = time.monotonic() - t0
     statuses = [e.status for e in src.events]
     assert statuses == [StreamStatus.CONNECTING] + [StreamStatus.RECONNECTING] * 4 + [StreamStatus.FAILED]
-    assert [e.retry_in_s for e in src.events[1:5]] == [0.1, 0.2, 0.4, 0.4]  # doubling, capped
+    assert [e.retry_in_s for e in list(src.events)[1:5]] == [0.1, 0.2, 0.4, 0.4]  # doubling, capped
     assert 1.1 <= elapsed < 5
     assert "refused" in src.last_error.lower() and src.status is StreamStatus.FAILED
-    assert seen == src.events
+    assert seen == list(src.events)
 
 
 def test_passwords_in_urls_never_reach_messages_or_logs(caplog):

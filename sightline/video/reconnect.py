@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -21,6 +22,8 @@ from sightline.errors import ConfigError, VideoError
 from sightline.video.sources import Frame, FrameSource, is_live
 
 log = logging.getLogger(__name__)
+
+MAX_EVENTS = 100
 
 
 class StreamStatus(StrEnum):
@@ -89,7 +92,7 @@ class ReconnectingSource:
         self.on_status = on_status
         self.status = StreamStatus.IDLE
         self.last_error: str | None = None
-        self.events: list[StatusEvent] = []
+        self.events: deque[StatusEvent] = deque(maxlen=MAX_EVENTS)  # the latest status changes
         self.connections = 0
         self._stop = threading.Event()
         self._decoded_before = 0
