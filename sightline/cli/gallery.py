@@ -162,16 +162,22 @@ def enroll(
             accepted = sum(r.accepted for r in results)
             if created and not accepted:
                 gallery.erase(subject_id, reason="enrolment_failed")
-            if as_json:
-                emit_json({"subject_id": subject_id, "created": created, "accepted": accepted,
-                           "rejected": len(results) - accepted, "results": [r.to_dict() for r in results]})
-            else:
-                console.print(f"{accepted} of {len(results)} image(s) enrolled for subject {subject_id}")
+            payload = {"subject_id": subject_id, "created": created, "accepted": accepted,
+                       "rejected": len(results) - accepted, "results": [r.to_dict() for r in results]}
+            failure = None
             if not accepted:
                 reasons = sorted({r.reason or "" for r in results})
-                raise QualityError(f"no usable face in any image ({', '.join(reasons)})"
-                                   + ("; the new subject was removed again" if created else ""),
-                                   code=reasons[0] if len(reasons) == 1 else "low_quality")
+                failure = QualityError(f"no usable face in any image ({', '.join(reasons)})"
+                                       + ("; the new subject was removed again" if created else ""),
+                                       code=reasons[0] if len(reasons) == 1 else "low_quality")
+            if as_json:
+                emit_json({**payload, "error": failure.to_dict() if failure else None})
+                if failure:
+                    raise typer.Exit(failure.exit_code)
+                return
+            console.print(f"{accepted} of {len(results)} image(s) enrolled for subject {subject_id}")
+            if failure:
+                raise failure
 
 
 @app.command("list")
