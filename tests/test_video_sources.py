@@ -84,6 +84,7 @@ def test_fps_sampler_resyncs_after_gaps_and_jumps():
 
 def test_source_kinds():
     assert normalise_source(0) == "/dev/video0" and normalise_source("2") == "/dev/video2"
+    assert normalise_source("file:///srv/my%20clips/a.mp4") == "/srv/my clips/a.mp4"
     assert is_live("rtsp://cam/stream") and is_live(0) and is_live("https://x/live.m3u8")
     assert not is_live("/videos/a.mp4")
     with pytest.raises(ConfigError):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import av
 import numpy as np
@@ -81,7 +82,7 @@ class FpsSampler:
 
 
 def normalise_source(source: str | int | Path) -> str:
-    """Turn a webcam number into its device path; paths and URLs pass through as text."""
+    """Turn a webcam number into its device path and ``file://`` URLs into paths; others pass through."""
     if isinstance(source, bool):
         raise ConfigError("video source must be a path, URL or webcam number")
     if isinstance(source, int):
@@ -89,6 +90,8 @@ def normalise_source(source: str | int | Path) -> str:
     text = str(source).strip()
     if not text:
         raise ConfigError("video source is empty")
+    if text.lower().startswith("file://"):
+        return unquote(urlsplit(text).path)
     return f"/dev/video{text}" if text.isdigit() else text
 
 
