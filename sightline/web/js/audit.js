@@ -1,0 +1,69 @@
+// Audit page: chain status at a glance, entries filtered by action, user and date, paged newest first.
+import { api, el, toast } from "./api.js";
+
+const PAGE = 50;
+const state = { offset: 0, bound: false };
+
+export async function showAudit() {
+  if (!state.bound) bind();
+  await Promise.all([chain(), load()]);
+}
+
+async function chain() {
+  const box = document.getElementById("chain-status");
+  try {
+    const report = await api("/audit/verify");
+    box.className = report.ok ? "chain ok" : "chain bad";
+    box.textContent = report.ok
+      ? `✔ Audit chain intact: ${report.rows} entries, head #${report.head_seq} (${report.head_hash.slice(0, 12)}…)`
+      : `✖ Audit chain BROKEN at entry #${report.first_bad_seq}: ${report.reason}`;
+  } catch (error) {
+    box.className = "chain bad";
+    box.textContent = `Could not check the chain: ${error.message}`;
+  }
+}
+
+async function load() {
+  const params = {
+    action: document.getElementById("audit-action").value,
+    actor: document.getElementById("audit-actor").value.trim(),
+    since: document.getElementById("audit-since").value,
+    until: document.getElementById("audit-until").value,
+    limit: PAGE, offset: state.offset,
+  };
+  const data = await api("/audit", { params });
+  const select = document.getElementById("audit-action");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "" }, "All actions"),
+    ...data.actions.map((action) => el("option", { value: action, selected: action === chosen }, action)));
+  const body = document.querySelector("#audit-table tbody");
+  body.replaceChildren(...data.items.map((entry) => el("tr", { "data-action": entry.action },
+    el("td", { class: "mono" }, String(entry.seq)),
+    el("td", { class: "mono" }, entry.ts.slice(0, 19).replace("T", " ")),
+    el("td", {}, entry.actor),
+    el("td", {}, entry.action),
+    el("td", { class: "mono" }, entry.subject_id ? entry.subject_id.slice(0, 12) : "–"),
+    el("td", {}, entry.outcome))));
+  if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "No entries match.")));
+  const last = Math.min(state.offset + data.items.length, data.total);
+  document.getElementById("audit-count").textContent = data.total ? `${state.offset + 1}–${last} of ${data.total}` : "0 entries";
+  document.getElementById("audit-prev").disabled = state.offset === 0;
+  document.getElementById("audit-next").disabled = last >= data.total;
+}
+
+function bind() {
+  state.bound = true;
+  document.getElementById("audit-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.offset = 0;
+    load().catch((error) => toast(error.message));
+  });
+  document.getElementById("audit-prev").addEventListener("click", () => {
+    state.offset = Math.max(0, state.offset - PAGE);
+    load().catch((error) => toast(error.message));
+  });
+  document.getElementById("audit-next").addEventListener("click", () => {
+    state.offset += PAGE;
+    load().catch((error) => toast(error.message));
+  });
+}

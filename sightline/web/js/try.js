@@ -1,0 +1,78 @@
+// "Try it": upload a photo, draw each face's box and name (identify for operators, detect for viewers).
+import { api, roleAtLeast, toast } from "./api.js";
+
+let bound = false;
+
+export async function showTry() {
+  const identify = roleAtLeast("operator");
+  document.getElementById("try-mode").textContent = identify
+    ? "Faces are matched against the enrolled gallery; anyone not enrolled stays unknown."
+    : "Your viewer key can detect faces; identifying them needs an operator key.";
+  if (!bound) {
+    bound = true;
+    document.getElementById("try-file").addEventListener("change", (event) => {
+      const file = event.target.files[0];
+      if (file) run(file).catch((error) => toast(error.message));
+    });
+  }
+}
+
+async function run(file) {
+  const status = document.getElementById("try-status");
+  const list = document.getElementById("try-results");
+  list.replaceChildren();
+  status.className = "status";
+  status.textContent = "Looking…";
+  const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  const form = new FormData();
+  form.append("image", file, file.name);
+  const identify = roleAtLeast("operator");
+  let faces;
+  try {
+    const result = await api(identify ? "/faces/identify" : "/faces/detect", { method: "POST", form });
+    faces = result.results[0].faces;
+  } catch (error) {
+    status.textContent = error.message;
+    status.className = "status error";
+    return;
+  }
+  draw(bitmap, faces, identify);
+  const named = faces.filter((f) => f.name);
+  status.textContent = `${faces.length} face(s) found` + (identify ? `, ${named.length} recognised.` : ".");
+  faces.forEach((face, index) => {
+    const label = identify ? (face.name ? `${face.name} (score ${face.score.toFixed(3)})` : "unknown")
+                           : `face, detection score ${face.score.toFixed(2)}`;
+    const item = document.createElement("li");
+    item.textContent = `Face ${index + 1}: ${label}`;
+    list.append(item);
+  });
+}
+
+function draw(bitmap, faces, identify) {
+  const canvas = document.getElementById("try-canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  const side = Math.max(bitmap.width, bitmap.height);  // the canvas is shown scaled to fit the page
+  const line = Math.max(2, Math.round(side / 250));
+  const fontSize = Math.max(14, Math.round(side / 32));
+  ctx.font = `600 ${fontSize}px system-ui, sans-serif`;
+  ctx.textBaseline = "bottom";
+  for (const face of faces) {
+    const [x1, y1, x2, y2] = face.box;
+    const known = identify && face.name;
+    const color = identify ? (known ? "#1e8e3e" : "#f29900") : "#1a73e8";
+    ctx.lineWidth = line;
+    ctx.strokeStyle = color;
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    const text = identify ? (known ? face.name : "unknown") : face.score.toFixed(2);
+    const width = ctx.measureText(text).width + 10;
+    const top = Math.max(fontSize + 6, y1);
+    ctx.fillStyle = color;
+    ctx.fillRect(x1 - line / 2, top - fontSize - 6, width, fontSize + 6);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(text, x1 + 5, top - 3);
+  }
+  canvas.setAttribute("aria-label", `Photo with ${faces.length} face(s) outlined`);
+}
