@@ -32,6 +32,7 @@ from sightline.gallery.index import VectorIndex
 from sightline.gallery.subjects import SubjectCreate, make_subject
 from sightline.privacy.audit import AuditLog, entry_to_dict
 from sightline.privacy.crypto import KeyRing, image_aad, template_aad
+from sightline.privacy.erasure import run_erasure_hooks
 from sightline.privacy.policy import check_attributes
 from sightline.store.db import open_engine, session_factory, sqlite_checkpoint
 from sightline.store.tables import AuditEntry, EnrolmentImage, Subject, Template
@@ -472,11 +473,13 @@ class Gallery:
         with self.sessions.begin() as session:
             self._get_subject(session, subject_id)
             template_ids = list(session.scalars(select(Template.id).where(Template.subject_id == subject_id)))
+            related = run_erasure_hooks(session, subject_id)
             images = session.execute(delete(EnrolmentImage).where(EnrolmentImage.subject_id == subject_id)).rowcount
             session.execute(delete(Template).where(Template.subject_id == subject_id))
             session.execute(delete(Subject).where(Subject.id == subject_id))
             self.audit.append(session, actor=actor, action="erase", subject_id=subject_id,
-                              details={"templates": len(template_ids), "images": images, "reason": reason})
+                              details={"templates": len(template_ids), "images": images, "reason": reason,
+                                       **({"related": related} if related else {})})
         with self._lock:
             removed = self._index_remove(template_ids)
             self._names.pop(subject_id, None)

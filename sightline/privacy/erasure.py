@@ -1,0 +1,49 @@
+"""Erasure hooks: other stores holding data about a subject join the gallery's erasure transaction.
+
+``Gallery.erase`` calls every hook with its open session and the subject id
+before deleting the subject, so the event history (and anything added later)
+is cleaned in the same transaction; each hook returns small counts that go
+into the audit row. The event store's ``unlink_subject`` is registered here
+when that module is installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+ErasureHook = Callable[[Session, str], Any]
+_HOOKS: dict[str, ErasureHook] = {}
+
+
+def register_erasure_hook(name: str, hook: ErasureHook) -> None:
+    """Run ``hook(session, subject_id)`` inside every subject erasure."""
+    _HOOKS[name] = hook
+
+
+def run_erasure_hooks(session: Session, subject_id: str) -> dict[str, Any]:
+    """Call every hook; returns {name: counts} for the audit log (no personal data)."""
+    _register_builtin()
+    results: dict[str, Any] = {}
+    for name, hook in sorted(_HOOKS.items()):
+        outcome = hook(session, subject_id)
+        if dataclasses.is_dataclass(outcome) and not isinstance(outcome, type):
+            outcome = dataclasses.asdict(outcome)
+        results[name] = {k: v for k, v in (outcome or {}).items() if isinstance(v, int)} \
+            if isinstance(outcome, dict) else outcome
+    return results
+
+
+def _events_hook(session: Session, subject_id: str) -> Any:
+    from sightline.events.store import unlink_subject
+
+    return unlink_subject(session, subject_id)
+
+
+def _register_builtin() -> None:
+    if "events" not in _HOOKS and importlib.util.find_spec("sightline.events.store") is not None:
+        _HOOKS["events"] = _events_hook
