@@ -1,0 +1,99 @@
+"""One call fans an event out to every output: database, audit log, MQTT and webhooks.
+
+The database write happens on the caller's thread (a local insert); MQTT and
+webhooks only queue. A failing output is logged and counted, never raised, so
+one broken output cannot stop a camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sightline.errors import SightlineError
+from sightline.events.models import Event, EventType
+from sightline.events.store import save_event
+
+log = logging.getLogger(__name__)
+
+
+class EventSink:
+    """Fans events out; every output is optional.
+
+    ``audit`` (a :class:`sightline.privacy.audit.AuditLog`) records each
+    recognition outcome (``person_seen`` = match, ``unknown_person`` = no match)
+    in the same transaction as the event; leave it None when identification is
+    already audited upstream.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session] | None = None, *, mqtt: Any = None, webhooks: Any = None,
+                 audit: Any = None, actor: str = "pipeline") -> None:
+        self.sessions, self.mqtt, self.webhooks, self.audit, self.actor = sessions, mqtt, webhooks, audit, actor
+        self._lock = threading.Lock()
+        self.counters = {"emitted": 0, "stored": 0, "store_failed": 0, "output_failed": 0}
+
+    def emit(self, event: Event) -> bool:
+        """Send ``event`` everywhere; True when it was stored (or there is no store)."""
+        stored = self._store(event)
+        for name, output in (("mqtt", self.mqtt), ("webhooks", self.webhooks)):
+            if output is None:
+                continue
+            try:
+                output.publish_event(event) if name == "mqtt" else output.send(event)
+            except Exception:  # an output bug must not stop the camera
+                log.exception("event output %s failed", name)
+                self._count("output_failed")
+        self._count("emitted")
+        return stored
+
+    def publish_counts(self, camera: str, counts: Mapping[str, int]) -> None:
+        """Current object counts of one camera (MQTT retained topics; unchanged counts are not resent)."""
+        if self.mqtt is None:
+            return
+        for label, count in counts.items():
+            self.mqtt.publish_count(camera, label, count)
+
+    def _store(self, event: Event) -> bool:
+        if self.sessions is None:
+            return True
+        try:
+            with self.sessions.begin() as session:
+                save_event(session, event)
+                if self.audit is not None and event.type in (EventType.PERSON_SEEN, EventType.UNKNOWN_PERSON):
+                    matched = event.type is EventType.PERSON_SEEN
+                    self.audit.append(session, actor=self.actor, action="identify", subject_id=event.subject_id,
+                                      outcome="match" if matched else "no_match",
+                                      details={"camera": event.camera, "event_id": event.id,
+                                               "track_id": event.track_id,
+                                               "score": None if event.score is None else round(event.score, 4)})
+        except (SQLAlchemyError, SightlineError) as exc:
+            log.error("could not store event %s (%s on %s): %s", event.id, event.type.value, event.camera, exc)
+            self._count("store_failed")
+            return False
+        self._count("stored")
+        return True
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counters[key] += 1
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of this sink plus those of its MQTT and webhook outputs."""
+        with self._lock:
+            out: dict[str, Any] = dict(self.counters)
+        if self.mqtt is not None:
+            out["mqtt"] = self.mqtt.stats()
+        if self.webhooks is not None:
+            out["webhooks"] = self.webhooks.stats()
+        return out
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Flush and stop the background outputs."""
+        for output in (self.mqtt, self.webhooks):
+            if output is not None:
+                output.close(timeout)
