@@ -24,7 +24,9 @@ from PIL import Image
 CHROMIUM = Path(os.environ.get("SIGHTLINE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "ui.png"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                # a synthetic camera (test pattern) so the camera-capture path runs headless
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 def _free_port() -> int:
@@ -69,6 +71,7 @@ def page(server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
         context = browser.new_context(viewport={"width": 1100, "height": 760}, accept_downloads=True)
+        context.grant_permissions(["camera"])
         page = context.new_page()
         page.set_default_timeout(60_000)
         errors: list[str] = []
@@ -117,6 +120,12 @@ def test_enrol_identify_erase_and_audit_in_the_browser(server, page):
     page.get_by_label("Purpose").fill("staff building access")
     page.get_by_label("Evidence").fill("consent-form-0042")
     page.get_by_label("Retention (days)").fill("90")
+    page.get_by_role("button", name="Use camera").click()  # camera capture adds a photo; remove it again
+    page.get_by_role("button", name="Capture photo").click()
+    expect(page.locator("#enrol-photos img")).to_have_count(1)
+    page.locator("#enrol-photos button").click()
+    page.get_by_role("button", name="Stop camera").click()
+    expect(page.locator("#enrol-photos img")).to_have_count(0)
     _drop_file(page, "#dropzone", EXAMPLES / "obama.jpg", "image/jpeg")
     expect(page.locator("#enrol-photos img")).to_have_count(1)
     page.get_by_role("button", name="Enrol", exact=True).click()
@@ -134,8 +143,11 @@ def test_enrol_identify_erase_and_audit_in_the_browser(server, page):
         assert page.eval_on_selector("#try-canvas", "c => [c.width, c.height]") == list(photo.size)
     _save_screenshot(page.screenshot(full_page=False))
 
-    # 3. erase with confirmation
+    # 3. export (a zip download), then erase with confirmation
     page.get_by_role("link", name="Subjects").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export Barack Obama").click()
+    assert re.fullmatch(r"sightline-export-[0-9a-f]{32}\.zip", download.value.suggested_filename)
     page.get_by_role("button", name="Erase Barack Obama").click()
     expect(page.locator("#erase-dialog")).to_be_visible()
     page.get_by_role("button", name="Erase permanently").click()
