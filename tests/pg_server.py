@@ -86,6 +86,6 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")  # data is thrown away
         finally:
             shutil.rmtree(self.root, ignore_errors=True)

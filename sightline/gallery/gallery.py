@@ -177,8 +177,8 @@ class Gallery:
         otherwise a missing key is an error, never silently replaced.
         """
         home_path = Path(home).expanduser() if home is not None else default_data_dir()
-        home_path.mkdir(parents=True, exist_ok=True)
-        os.chmod(home_path, 0o700)
+        if not home_path.exists():
+            home_path.mkdir(parents=True, mode=0o700)  # database and keys: owner only
         db = open_engine(db_url, home_path)
         if db.dialect.name == "sqlite" and db.url.database:
             os.chmod(db.url.database, 0o600)  # WAL and shared-memory files inherit this mode
@@ -230,9 +230,11 @@ class Gallery:
         with self.sessions() as session:
             state.stale = session.scalar(select(func.count()).select_from(Template)
                                          .where(Template.embedder != embedder)) or 0
-            rows = session.execute(select(Template).where(Template.embedder == embedder)
-                                   .order_by(Template.id).execution_options(yield_per=2000)).scalars()
-            for template in rows:
+            rows = session.execute(select(Template.id, Template.subject_id, Template.key_id, Template.nonce,
+                                          Template.ciphertext, Template.dim)
+                                   .where(Template.embedder == embedder).order_by(Template.id)
+                                   .execution_options(yield_per=5000))
+            for template in rows:  # plain rows, not ORM objects: a million templates must load quickly
                 ids.append(template.id)
                 vectors.append(self._decrypt_template(template))
                 state.subject_of[template.id] = template.subject_id
@@ -280,7 +282,8 @@ class Gallery:
         return state.index.remove(np.asarray(template_ids, dtype=np.int64)) if state.index is not None else 0
 
     # -- encryption helpers ------------------------------------------------------------------
-    def _decrypt_template(self, template: Template) -> np.ndarray:
+    def _decrypt_template(self, template: Any) -> np.ndarray:
+        """Plaintext embedding of a template row (ORM object or plain row with the same fields)."""
         plain = self.keys.decrypt(template.key_id, template.nonce, template.ciphertext,
                                   template_aad(template.id, template.subject_id), what=f"template {template.id}")
         vector = np.frombuffer(plain, dtype=np.float32)

@@ -69,6 +69,7 @@ class KeyRing:
 
     def __init__(self, keys: dict[str, bytes], active: str, key_dir: Path | None, *, from_env: bool) -> None:
         self._keys = dict(keys)
+        self._ciphers: dict[str, AESGCM] = {}
         self.active_id = active
         self.key_dir = key_dir
         self.from_env = from_env
@@ -108,7 +109,14 @@ class KeyRing:
     def encrypt(self, plaintext: bytes, aad: bytes) -> tuple[str, bytes, bytes]:
         """(key id, nonce, ciphertext+tag) of ``plaintext`` under the active key."""
         nonce = os.urandom(NONCE_BYTES)
-        return self.active_id, nonce, AESGCM(self._keys[self.active_id]).encrypt(nonce, plaintext, aad)
+        cipher = self._cipher(self.active_id, self._keys[self.active_id])
+        return self.active_id, nonce, cipher.encrypt(nonce, plaintext, aad)
+
+    def _cipher(self, key_id: str, key: bytes) -> AESGCM:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            cipher = self._ciphers[key_id] = AESGCM(key)
+        return cipher
 
     def decrypt(self, key_id: str, nonce: bytes, ciphertext: bytes, aad: bytes, *, what: str = "record") -> bytes:
         """Plaintext of a ciphertext; raises :class:`KeyMaterialError` on a missing key or failed tag."""
@@ -117,7 +125,7 @@ class KeyRing:
             raise KeyMaterialError(f"{what} is encrypted with key {key_id}, which is not available: set "
                                    f"${KEY_ENV} or restore {self.key_dir}/{key_id}.key")
         try:
-            return AESGCM(key).decrypt(nonce, ciphertext, aad)
+            return self._cipher(key_id, key).decrypt(nonce, ciphertext, aad)
         except InvalidTag:
             raise KeyMaterialError(f"{what} failed authentication: tampered with, moved, or wrong key") from None
 
@@ -144,6 +152,7 @@ class KeyRing:
         if key_id == self.active_id:
             raise KeyMaterialError("cannot retire the active key")
         self._keys.pop(key_id, None)
+        self._ciphers.pop(key_id, None)
         if self.key_dir is not None:
             path = self.key_dir / f"{key_id}.key"
             if path.exists():
