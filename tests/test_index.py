@@ -111,8 +111,9 @@ def test_ann_recall_at_1_against_exact(ann_data, kind, params):
     scores, found = index.search(queries, k=1)
     recall = float((found[:400, 0] == truth[:400]).mean())
     assert recall >= 0.95, f"{kind} recall@1 {recall:.3f} on enrolled probes"
-    assert (scores[400:, 0] >= truth_scores[400:] - 0.1).all()  # strangers: near-best, still a non-match
-    assert truth_scores[400:].max() < 0.5
+    gaps = truth_scores[400:] - scores[400:, 0]  # strangers: ANN finds a near-best, never a better, score
+    assert gaps.min() >= -1e-5 and np.median(gaps) < 0.02 and gaps.max() < 0.2
+    assert truth_scores[400:].max() < 0.5  # ... and every one of them is a clear non-match
 
 
 def test_ivf_is_exact_until_it_has_enough_to_train():
