@@ -149,6 +149,18 @@ async def run_level(base: str, token: str, probes: list[tuple[str, bytes]], clie
             "p99_ms": round(float(np.percentile(values, 99)), 1) if values.size else None}
 
 
+_STAGE = r'^sightline_inference_seconds_{}\{{model="([^"]+)",stage="([^"]+)"\}} (\S+)'
+
+
+def stage_means(metrics: str) -> dict[str, float]:
+    """Mean server-side milliseconds per inference stage, from the Prometheus text (one worker's view)."""
+    def read(kind: str) -> dict[tuple[str, str], float]:
+        return {(m, st): float(v) for m, st, v in re.findall(_STAGE.format(kind), metrics, re.M)}
+
+    sums, counts = read("sum"), read("count")
+    return {f"{m}/{st}": round(1000 * sums[(m, st)] / n, 1) for (m, st), n in counts.items() if n}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gallery", type=int, default=10_000, help="templates in the gallery (default 10000)")
@@ -187,7 +199,8 @@ def main() -> None:
     header = {"gallery_templates": fill["real"] + fill["synthetic"], "real_templates": fill["real"],
               "indexed_by_server": float(indexed.group(1)) if indexed else None, "embedding_dim": fill["dim"],
               "server_workers": args.workers, "inference_threads_per_worker": int(threads),
-              "build_seconds": round(build_s, 1), "config_status": info.status_code, "machine": machine_summary()}
+              "build_seconds": round(build_s, 1), "config_status": info.status_code, "machine": machine_summary(),
+              "server_stage_mean_ms": stage_means(metrics)}
     if args.json:
         print(json.dumps({**header, "levels": rows}, indent=2))
         return
@@ -196,6 +209,8 @@ def main() -> None:
           f"server: `sightline serve --workers {args.workers}` ({threads} inference threads per worker), "
           f"loopback, probes: {len(probes)} real photos (626x1200 to 1548x1024)")
     print(f"machine: {header['machine']}")
+    print("server-side mean per stage (ms): " + ", ".join(f"{k} {v}" for k, v in
+                                                         header["server_stage_mean_ms"].items()))
     print()
     print(markdown_table(["concurrent clients", "requests", "errors", "throughput (req/s)", "p50 (ms)", "p99 (ms)"],
                          [[r["clients"], r["requests"], r["errors"], r["throughput"], r["p50_ms"], r["p99_ms"]]
