@@ -434,6 +434,21 @@ class Gallery:
                                    "unknown": sum(1 for r in results if r.match is None)})
         return results
 
+    def match_embedding(self, vector: np.ndarray, *, camera: str | None = None,
+                        threshold: float | None = None, actor: str | None = None) -> Candidate | None:
+        """1:N for one already-computed embedding (video pipelines): the best subject above threshold, or None.
+
+        Audited like :meth:`identify`, with the camera as context; no biometric data is logged.
+        """
+        limit = self.threshold if threshold is None else float(threshold)
+        candidates = self._candidates(vector, 1)
+        best = candidates[0] if candidates and candidates[0].score >= limit else None
+        self.audit.record(actor=actor or self.actor, action="identify",
+                          subject_id=best.subject_id if best else None,
+                          outcome="match" if best else "no_match",
+                          details={"faces": 1, "camera": camera, "score": round(best.score, 4) if best else None})
+        return best
+
     def _candidates(self, vector: np.ndarray | None, k: int) -> list[Candidate]:
         state = self._index_state()
         if vector is None or state.index is None or len(state.index) == 0:
