@@ -389,3 +389,27 @@ def test_rotation_with_a_key_from_the_environment(gallery, faces_dir, monkeypatc
     monkeypatch.setenv("SIGHTLINE_KEY", base64.b64encode(first).decode())
     with pytest.raises(KeyMaterialError, match="not available"):
         Gallery.open(home, url, engine).index  # noqa: B018 - building the index decrypts
+
+
+def test_erasure_also_cleans_the_event_history(gallery, faces_dir, tmp_path):
+    from sightline.events.store import EventRow
+
+    ids = enrol_people(gallery, faces_dir, people=("biden",))
+    snapshot = tmp_path / "snap.jpg"
+    snapshot.write_bytes(b"\xff\xd8 a snapshot showing the person")
+    now = datetime.now(UTC)
+    with gallery.sessions.begin() as session:
+        session.add(EventRow(id="e1", type="person_seen", camera="door", label="person", track_id=1,
+                             start_time=now, subject_id=ids["biden"], subject_name="biden",
+                             snapshot=str(snapshot), data={}))
+        session.add(EventRow(id="e2", type="zone_enter", camera="door", label="person", track_id=1,
+                             start_time=now, subject_id=ids["biden"], subject_name="biden", data={}))
+    gallery.erase(ids["biden"])
+    with gallery.sessions() as session:
+        assert session.get(EventRow, "e1") is None
+        remaining = session.get(EventRow, "e2")
+        assert remaining is None or (remaining.subject_id is None and remaining.subject_name is None)
+    assert not snapshot.exists()
+    details = json.loads(gallery.audit.tail(1, subject_id=ids["biden"])[0].details)
+    assert details["related"]["events"]["events_deleted"] == 1
+    assert "snap.jpg" not in json.dumps(details)

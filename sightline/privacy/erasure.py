@@ -33,9 +33,16 @@ def run_erasure_hooks(session: Session, subject_id: str) -> dict[str, Any]:
         outcome = hook(session, subject_id)
         if dataclasses.is_dataclass(outcome) and not isinstance(outcome, type):
             outcome = dataclasses.asdict(outcome)
-        results[name] = {k: v for k, v in (outcome or {}).items() if isinstance(v, int)} \
-            if isinstance(outcome, dict) else outcome
+        results[name] = _counts(outcome)
     return results
+
+
+def _counts(outcome: Any) -> dict[str, int]:
+    """Only numbers reach the audit log: lists (e.g. deleted file paths) become their length."""
+    if not isinstance(outcome, dict):
+        return {}
+    return {key: len(value) if isinstance(value, list | tuple | set) else int(value)
+            for key, value in outcome.items() if isinstance(value, int | list | tuple | set)}
 
 
 def _events_hook(session: Session, subject_id: str) -> Any:
