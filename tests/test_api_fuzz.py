@@ -6,6 +6,7 @@ operation is reachable; examples per operation are bounded to keep the run short
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from sightline.api import ApiSettings, create_app
 
 MAX_EXAMPLES = 25
 HOME = Path(tempfile.mkdtemp(prefix="sightline-fuzz-"))
+atexit.register(shutil.rmtree, HOME, True)  # also when the test is collected but deselected
 APP = create_app(ApiSettings(home=HOME, db_url=f"sqlite:///{HOME / 'sightline.db'}", models_dir=str(MODELS),
                              max_upload_bytes=UPLOAD_LIMIT, inference_threads=2))
 TOKEN = APP.state.sightline.keys.create("fuzzer", "admin", created_by="pytest").token
@@ -39,7 +41,6 @@ def _cleanup():
     assert sum(served.values()) >= 200, "the fuzzer barely reached the app"
     assert not [status for status in served if status.startswith("5")], served
     APP.state.sightline.close()
-    shutil.rmtree(HOME, ignore_errors=True)
 
 
 @schema.parametrize()
