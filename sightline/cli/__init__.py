@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import audit, config, faces, gallery, keys, models, objects, privacy, serve
+from sightline.cli import audit, config, faces, gallery, keys, models, objects, privacy, serve, video
 
 app = typer.Typer(
     name="sightline",
@@ -23,6 +23,8 @@ app.command("init")(gallery.init)
 app.command("identify")(gallery.identify)
 app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
+app.add_typer(video.app, name="video")
+app.command("watch")(video.watch)
 
 
 def main() -> None:

@@ -1,0 +1,302 @@
+"""One camera's processing chain: motion gate -> objects -> tracks -> faces -> identities -> events.
+
+The pipeline is synchronous and single-camera: feed it frames in order with
+:meth:`CameraPipeline.process` and call :meth:`CameraPipeline.finish` at the
+end of a file or stream. It never stores a face of someone who is not an
+enrolled match: snapshots and annotated frames blur every other face.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from sightline.engine import FaceEngine
+from sightline.events.models import Event, EventType, utcnow
+from sightline.events.zones import Zone, ZoneTracker
+from sightline.privacy.redact import blur_regions
+from sightline.video.motion import MotionConfig, MotionGate
+from sightline.video.recognition import FaceTrackRecognizer, FaceTrackState, Recognizer, assign_to_person
+from sightline.video.scenecut import SceneCutDetector
+from sightline.video.sources import Frame
+from sightline.video.tracker import ByteTracker, Track, TrackerConfig
+from sightline.vision.faces.types import Face
+from sightline.vision.objects.types import Detection
+
+Box = tuple[float, float, float, float]
+STAGES = ("decode", "motion", "detect", "track", "face", "identify", "events")
+
+
+@dataclass
+class PipelineSettings:
+    """Per-camera behaviour (built from the YAML camera config or CLI flags)."""
+
+    camera: str = "default"
+    motion: MotionConfig | None = field(default_factory=MotionConfig)
+    face_recognition: bool = True
+    identify_every_n_frames: int = 3
+    min_votes: int = 2
+    blur_unknown_faces: bool = True
+    person_label: str = "person"
+    tracker: TrackerConfig = field(default_factory=lambda: TrackerConfig(min_hits=2, lost_buffer=15))
+
+
+@dataclass
+class StageTimes:
+    """Wall time spent per stage, for the stats line and the benchmark."""
+
+    totals_ms: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    frames: int = 0
+    skipped: int = 0
+
+    def add(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self.totals_ms[stage] += (now - started) * 1000.0
+        return now
+
+    def per_frame(self) -> dict[str, float]:
+        """Mean milliseconds per processed frame for every stage."""
+        count = max(self.frames, 1)
+        return {stage: round(self.totals_ms.get(stage, 0.0) / count, 2) for stage in STAGES}
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced."""
+
+    frame: Frame
+    motion: bool
+    detections: list[Detection]
+    tracks: list[Track]
+    faces: list[Face]
+    face_names: dict[int, str]  # index into ``faces`` -> enrolled subject's name
+    events: list[Event]
+
+    def annotated(self, *, blur_unknown_faces: bool = True) -> np.ndarray:
+        """The frame with boxes, track ids and names drawn; faces of people not enrolled blurred."""
+        from sightline.video.annotate import draw_frame
+
+        return draw_frame(self, blur_unknown_faces=blur_unknown_faces)
+
+
+@dataclass
+class _BestView:
+    score: float
+    image: np.ndarray
+    box: Box
+    face_boxes: list[Box]
+    enrolled_boxes: list[Box]
+    when: datetime
+
+
+class CameraPipeline:
+    """Processes one camera's frames into tracks and events."""
+
+    def __init__(self, settings: PipelineSettings, *, object_detector, face_engine: FaceEngine | None = None,
+                 recognizer: Recognizer | None = None, sink=None, snapshots=None,
+                 zones: list[Zone] | None = None) -> None:
+        self.settings = settings
+        self.detector = object_detector
+        self.faces = face_engine
+        self.sink = sink
+        self.snapshots = snapshots
+        self.gate = MotionGate(settings.motion) if settings.motion is not None else None
+        self.tracker = ByteTracker(settings.tracker)
+        self.scene_cuts = SceneCutDetector()
+        self.zones = ZoneTracker(settings.camera, zones or [])
+        use_recognizer = recognizer if settings.face_recognition else None
+        self.face_tracks = FaceTrackRecognizer(use_recognizer, camera=settings.camera,
+                                               identify_every_n_frames=settings.identify_every_n_frames,
+                                               min_votes=settings.min_votes)
+        self.times = StageTimes()
+        self.events: list[Event] = []
+        self._live: dict[int, tuple[str, datetime]] = {}
+        self._best: dict[int, _BestView] = {}
+        self._face_owner: dict[int, int | None] = {}
+
+    # -- public -----------------------------------------------------------------------------
+    def process(self, frame: Frame) -> FrameResult:
+        """Run every stage on one frame; returns what it found and the events it emitted."""
+        image = frame.image_bgr
+        started = time.perf_counter()
+        self.times.frames += 1
+        moving = True
+        if self.gate is not None:
+            result = self.gate(image)
+            moving = result.has_motion or result.calibrating
+            started = self.times.add("motion", started)
+        if not moving:
+            self.times.skipped += 1
+            return FrameResult(frame, False, [], self.tracker.tracks, [], {}, [])
+
+        cut_events = self._close_everything() if self.scene_cuts(image) else []
+        detections = self.detector.detect(image)
+        started = self.times.add("detect", started)
+        boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
+        scores = np.array([d.score for d in detections], dtype=np.float64)
+        class_ids = np.array([d.class_id for d in detections], dtype=np.int64)
+        tracks = self.tracker.update(boxes, scores, class_ids)
+        started = self.times.add("track", started)
+
+        labels = {t.track_id: self._label(t, detections) for t in tracks}
+        people = [t for t in tracks if labels[t.track_id] == self.settings.person_label]
+        faces: list[Face] = []
+        face_names: dict[int, str] = {}
+        events: list[Event] = cut_events
+        if self.faces is not None and people:
+            faces = self.faces.detect_array(image)
+            started = self.times.add("face", started)
+            update = self.face_tracks.update(image, faces, self._embed)
+            started = self.times.add("identify", started)
+            face_names = self._names_for(faces, update.tracks)
+            for state in update.tracks:
+                self._face_owner.setdefault(state.track_id, assign_to_person(state.box, people))
+            events += [self._person_seen(s, image, faces, face_names) for s in update.newly_named]
+            events += self._face_tracks_ended(update.ended)
+
+        now = utcnow()
+        events += self._object_events(tracks, labels, image, faces, face_names, now)
+        for event in events:
+            self._emit(event)
+        self.times.add("events", started)
+        return FrameResult(frame, True, detections, tracks, faces, face_names, events)
+
+    def finish(self) -> list[Event]:
+        """End every open track (end of file / stream stop) and emit the closing events."""
+        events = self._close_everything()
+        for event in events:
+            self._emit(event)
+        return events
+
+    def stats(self) -> dict[str, object]:
+        """Frames seen, frames the motion gate skipped, per-stage milliseconds, events by type."""
+        by_type: dict[str, int] = defaultdict(int)
+        for event in self.events:
+            by_type[event.type.value] += 1
+        return {"camera": self.settings.camera, "frames": self.times.frames, "skipped_by_motion": self.times.skipped,
+                "skipped_fraction": round(self.times.skipped / max(self.times.frames, 1), 3),
+                "stage_ms_per_frame": self.times.per_frame(), "events": dict(by_type)}
+
+    # -- stages -----------------------------------------------------------------------------
+    def _close_everything(self) -> list[Event]:
+        """End all face and object tracks (scene cut or end of input); returns the closing events."""
+        events = self._face_tracks_ended(self.face_tracks.finish())
+        now = utcnow()
+        for track_id in list(self._live):
+            events += self._end_track(track_id, now)
+        self.tracker.reset()
+        return events
+
+    def _embed(self, pairs: list[tuple[np.ndarray, Face]]) -> np.ndarray:
+        assert self.faces is not None
+        vectors = [self.faces.embedder.embed(image, [face])[0] for image, face in pairs]
+        return np.stack(vectors) if vectors else np.zeros((0, self.faces.embedding_dim), np.float32)
+
+    @staticmethod
+    def _label(track: Track, detections: list[Detection]) -> str:
+        if track.det_index is not None:
+            return detections[track.det_index].label
+        from sightline.vision.objects.labels import COCO_LABELS
+
+        return COCO_LABELS[track.class_id]
+
+    @staticmethod
+    def _names_for(faces: list[Face], states: list[FaceTrackState]) -> dict[int, str]:
+        names = {}
+        for index, face in enumerate(faces):
+            for state in states:
+                if state.named is not None and _iou(face.box, state.box) > 0.5:
+                    names[index] = state.named.name
+        return names
+
+    def _object_events(self, tracks: list[Track], labels: dict[int, str], image: np.ndarray, faces: list[Face],
+                       face_names: dict[int, str], now: datetime) -> list[Event]:
+        events: list[Event] = []
+        camera = self.settings.camera
+        face_boxes = [f.box for f in faces]
+        enrolled = [faces[i].box for i in face_names]
+        for track in tracks:
+            label = labels[track.track_id]
+            if track.track_id not in self._live:
+                self._live[track.track_id] = (label, now)
+                events.append(Event(EventType.TRACK_START, camera, label, start_time=now, track_id=track.track_id,
+                                    score=track.score, data={"box": _rounded(track.box)}))
+            if track.det_index is not None:
+                view_score = track.score * (track.box[2] - track.box[0]) * (track.box[3] - track.box[1])
+                best = self._best.get(track.track_id)
+                if best is None or view_score > best.score:
+                    self._best[track.track_id] = _BestView(view_score, image, track.box, face_boxes, enrolled, now)
+            events += self.zones.update(track.track_id, label, track.box, at=now, score=track.score)
+        alive = {t.track_id for t in self.tracker.tracks}
+        for track_id in [tid for tid in self._live if tid not in alive]:
+            events += self._end_track(track_id, now)
+        return events
+
+    def _end_track(self, track_id: int, now: datetime) -> list[Event]:
+        label, started = self._live.pop(track_id)
+        events = self.zones.end(track_id, at=now)
+        snapshot = self._write_snapshot(self._best.pop(track_id, None), f"track-{track_id}-{started:%H%M%S}")
+        events.append(Event(EventType.TRACK_END, self.settings.camera, label, start_time=started, end_time=now,
+                            track_id=track_id, snapshot=snapshot))
+        return events
+
+    def _person_seen(self, state: FaceTrackState, image: np.ndarray, faces: list[Face],
+                     face_names: dict[int, str]) -> Event:
+        assert state.named is not None
+        state.announced = True
+        view = _BestView(0.0, image, state.box, [f.box for f in faces], [faces[i].box for i in face_names], utcnow())
+        snapshot = self._write_snapshot(view, f"seen-{state.named.subject_id[:8]}-{state.track_id}")
+        return Event(EventType.PERSON_SEEN, self.settings.camera, self.settings.person_label,
+                     track_id=self._face_owner.get(state.track_id), score=round(state.named.score, 4),
+                     subject_id=state.named.subject_id, subject_name=state.named.name, snapshot=snapshot,
+                     data={"face_track": state.track_id, "votes": int(state.votes[state.named.subject_id]),
+                           "attempts": state.attempts})
+
+    def _face_tracks_ended(self, ended: list[FaceTrackState]) -> list[Event]:
+        events = []
+        for state in ended:
+            owner = self._face_owner.pop(state.track_id, None)
+            if state.named is not None and not state.announced:
+                state.announced = True
+                events.append(Event(EventType.PERSON_SEEN, self.settings.camera, self.settings.person_label,
+                                    track_id=owner, score=round(state.named.score, 4),
+                                    subject_id=state.named.subject_id, subject_name=state.named.name,
+                                    data={"face_track": state.track_id, "attempts": state.attempts}))
+            elif state.named is None and state.attempts > 0:
+                events.append(Event(EventType.UNKNOWN_PERSON, self.settings.camera, self.settings.person_label,
+                                    track_id=owner, data={"attempts": state.attempts}))
+        return events
+
+    def _write_snapshot(self, view: _BestView | None, name: str) -> str | None:
+        if view is None or self.snapshots is None:
+            return None
+        path = self.snapshots.write(view.image, camera=self.settings.camera, name=name, when=view.when,
+                                    faces=view.face_boxes, enrolled_boxes=view.enrolled_boxes)
+        return str(path)
+
+    def _emit(self, event: Event) -> None:
+        self.events.append(event)
+        if self.sink is not None:
+            self.sink.emit(event)
+
+
+def blur_unknown(image: np.ndarray, faces: list[Face], face_names: dict[int, str]) -> np.ndarray:
+    """``image`` with every face that is not a named enrolled match blurred."""
+    unknown = [f.box for i, f in enumerate(faces) if i not in face_names]
+    return blur_regions(image, unknown) if unknown else image
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _rounded(box: Box) -> list[float]:
+    return [round(float(v), 1) for v in box]

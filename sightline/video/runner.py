@@ -1,0 +1,65 @@
+"""Build a camera pipeline from settings and run it over a source (shared by the CLI and the server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sightline.engine import FaceEngine
+from sightline.events.sink import EventSink
+from sightline.events.snapshots import SnapshotWriter
+from sightline.events.zones import Zone
+from sightline.video.config import CameraConfig
+from sightline.video.motion import MotionConfig
+from sightline.video.pipeline import CameraPipeline, FrameResult, PipelineSettings
+from sightline.video.recognition import GalleryRecognizer
+from sightline.video.sources import Frame
+from sightline.vision.objects.factory import build_object_detector
+
+
+def build_pipeline(camera: str, *, gallery=None, face_engine: FaceEngine | None = None,
+                   classes: Iterable[str] = ("person",), min_score: float = 0.4, detector: str = "auto",
+                   motion: MotionConfig | None = None, face_recognition: bool = True,
+                   identify_every_n_frames: int = 3, blur_unknown_faces: bool = True,
+                   snapshot_dir: str | Path | None = None, zones: list[Zone] | None = None,
+                   sink: EventSink | None = None) -> CameraPipeline:
+    """A ready pipeline; with a ``gallery`` its events are stored in the gallery's database."""
+    classes = list(classes)
+    if face_recognition and "person" not in classes:
+        classes.append("person")
+    faces = face_engine or (gallery.faces if gallery is not None else FaceEngine())
+    object_detector = build_object_detector(detector, classes=classes, min_score=min_score)
+    if sink is None and gallery is not None:
+        sink = EventSink(gallery.sessions)  # identifications are audited by the gallery itself
+    snapshots = SnapshotWriter(snapshot_dir, blur_unknown_faces=blur_unknown_faces) if snapshot_dir else None
+    recognizer = GalleryRecognizer(gallery) if gallery is not None and face_recognition else None
+    settings = PipelineSettings(camera=camera, motion=motion, face_recognition=face_recognition,
+                                identify_every_n_frames=identify_every_n_frames,
+                                blur_unknown_faces=blur_unknown_faces)
+    return CameraPipeline(settings, object_detector=object_detector, face_engine=faces, recognizer=recognizer,
+                          sink=sink, snapshots=snapshots, zones=zones)
+
+
+def pipeline_from_config(name: str, camera: CameraConfig, *, gallery=None, snapshot_dir: str | Path | None = None,
+                         blur_unknown_faces: bool = True, sink: EventSink | None = None,
+                         frame_size: tuple[int, int] | None = None) -> CameraPipeline:
+    """A pipeline for camera ``name`` of a validated YAML config (zones need the frame size)."""
+    zones = []
+    if camera.zones and frame_size is not None:
+        zones = [Zone.from_config(zone_name, zone, *frame_size) for zone_name, zone in camera.zones.items()]
+    return build_pipeline(name, gallery=gallery, classes=camera.classes, min_score=camera.min_score,
+                          motion=camera.to_motion_config(), face_recognition=camera.face_recognition.enabled,
+                          identify_every_n_frames=camera.face_recognition.identify_every_n_frames,
+                          blur_unknown_faces=blur_unknown_faces, snapshot_dir=snapshot_dir, zones=zones, sink=sink)
+
+
+def run(pipeline: CameraPipeline, frames: Iterable[Frame],
+        on_result: Callable[[FrameResult], None] | None = None) -> None:
+    """Feed every frame to ``pipeline`` (calling ``on_result`` after each) and close its tracks at the end."""
+    try:
+        for frame in frames:
+            result = pipeline.process(frame)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        pipeline.finish()
