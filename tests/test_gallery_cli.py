@@ -34,6 +34,8 @@ def test_cli_flow(tmp_path, faces_dir):
     knn = faces_dir / "examples" / "knn_examples"
     info = cli(home, "init")
     assert info["subjects"] == 0 and (home / "keys" / f"{info['key_id']}.key").exists()
+    assert info["admin_key"].startswith("sl_"), "init prints a bootstrap admin key once"
+    assert cli(home, "init")["admin_key"] is None, "and never again"
 
     refused = cli(home, "gallery", "enroll", str(knn / "train" / "obama"), "--name", "Barack Obama", code=8)
     assert refused["error"]["code"] == "legal_basis_required" and "legal basis" in refused["error"]["message"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from sightline.api.bootstrap import ensure_admin_key
 from sightline.cli.output import console, emit_json, err_console, handle_errors
 from sightline.engine import FaceEngine
 from sightline.errors import LegalBasisError, QualityError, SightlineError
@@ -44,7 +45,9 @@ def init(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: s
         gallery = _open(home, db_url, actor, create_key=True)
         with gallery:
             gallery.audit.record(actor=gallery.actor, action="init", details={"key_id": gallery.keys.active_id})
-            info = {"home": str(gallery.home), **gallery.stats()}
+            admin = ensure_admin_key(gallery, actor=gallery.actor)
+            info = {"home": str(gallery.home), **gallery.stats(),
+                    "admin_key": admin.token if admin else None}
     if as_json:
         emit_json(info)
         return
@@ -55,6 +58,9 @@ def init(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: s
     else:
         console.print(f"encryption key: {info['home']}/keys/{info['key_id']}.key (mode 0600) — back it up "
                       "separately from the database: without it the templates cannot be read")
+    if admin:
+        console.print(f"admin API key (shown once, store it now): [bold]{admin.token}[/]", highlight=False,
+                      soft_wrap=True)
 
 
 def identify(
