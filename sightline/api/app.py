@@ -20,7 +20,7 @@ import sightline
 from sightline.api.deps import AppState
 from sightline.api.errors import install_error_handlers
 from sightline.api.metrics import API_PREFIX, MetricsMiddleware, metrics_endpoint
-from sightline.api.routes import audit, faces, keys, subjects, system
+from sightline.api.routes import audit, cameras, events, faces, keys, subjects, system
 from sightline.api.settings import ApiSettings
 from sightline.api.uploads import BodyLimitMiddleware
 
@@ -68,9 +68,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.load_models)
         refresher = asyncio.create_task(_refresh_index(state)) if settings.index_refresh_s > 0 else None
+        app.state.cameras = await asyncio.to_thread(_start_cameras, state) if settings.cameras_config else None
         try:
             yield
         finally:
+            if app.state.cameras is not None:
+                await asyncio.to_thread(app.state.cameras.stop)
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -83,10 +86,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.sightline = state
     app.state.metrics = state.metrics
+    app.state.cameras = None  # a CameraService while the app runs with settings.cameras_config
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (faces, subjects, audit, keys, system):
+    for module in (faces, subjects, audit, events, cameras, keys, system):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.probes)
@@ -123,6 +127,17 @@ async def _refresh_index(state: AppState) -> None:
             state.update_gallery_gauge()
         except Exception as exc:  # keep serving; the next round retries
             log.warning("index refresh failed: %s", exc)
+
+
+def _start_cameras(state: AppState):
+    """The camera service for ``settings.cameras_config``, started (cameras and retention scheduler)."""
+    from sightline.video.config import load_config
+    from sightline.video.service import CameraService, ServiceOptions
+
+    settings = state.settings
+    config = load_config(settings.cameras_config)
+    options = ServiceOptions(retention_every_s=settings.retention_every_min * 60.0)
+    return CameraService(config, state.gallery, options=options).start()
 
 
 def create_app_from_env() -> FastAPI:

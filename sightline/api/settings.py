@@ -30,6 +30,10 @@ class ApiSettings:
                                                                     max(1, min(4, os.cpu_count() or 1))))
     index_kind: str = field(default_factory=lambda: os.environ.get("SIGHTLINE_INDEX", "exact"))
     index_refresh_s: float = field(default_factory=lambda: float(os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "0")))
+    cameras_config: Path | None = field(default_factory=lambda: Path(os.environ["SIGHTLINE_CAMERAS"])
+                                        if os.environ.get("SIGHTLINE_CAMERAS") else None)
+    retention_every_min: float = field(default_factory=lambda: float(os.environ.get("SIGHTLINE_RETENTION_EVERY_MIN",
+                                                                                    "60")))
     serve_web: bool = True
 
     def public_dict(self) -> dict[str, object]:
@@ -37,7 +41,9 @@ class ApiSettings:
         return {"home": str(self.home), "db": _redact_url(self.db_url) if self.db_url else "sqlite (default)",
                 "models_dir": self.models_dir, "backend": self.backend, "max_upload_bytes": self.max_upload_bytes,
                 "inference_threads": self.inference_threads, "index_kind": self.index_kind,
-                "index_refresh_s": self.index_refresh_s}
+                "index_refresh_s": self.index_refresh_s,
+                "cameras_config": str(self.cameras_config) if self.cameras_config else None,
+                "retention_every_min": self.retention_every_min}
 
 
 def _redact_url(url: str) -> str:

@@ -22,6 +22,10 @@ def serve(
     index: str = typer.Option("exact", "--index", help="Vector index: exact, hnsw or ivf."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.01, help="Largest request body accepted."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    cameras: Path | None = typer.Option(None, "--cameras", help="Camera YAML config: run its cameras in the "
+                                        "background (events, live view, retention); needs --workers 1."),
+    retention_every: float = typer.Option(60.0, "--retention-every", min=0, help="With --cameras: minutes "
+                                          "between retention runs (the first runs at start; 0 turns it off)."),
 ) -> None:
     """Start the server. A fresh data folder is initialised and, if there is no admin key yet,
     one is created and printed once."""
@@ -38,6 +42,9 @@ def serve(
         env["SIGHTLINE_DB_URL"] = db_url
     if models is not None:
         env["SIGHTLINE_MODELS"] = str(models.expanduser().resolve())
+    env["SIGHTLINE_CAMERAS"] = ""  # no cameras unless --cameras names a config
+    if cameras is not None:
+        env.update(_cameras_env(cameras, workers, retention_every))
     if workers > 1:
         env.setdefault("SIGHTLINE_INDEX_REFRESH_S", os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "1"))
     os.environ.update(env)  # the worker processes build their app from these
@@ -51,4 +58,22 @@ def serve(
     console.print(f"Sightline on http://{host}:{port}/  (data: {where}, workers: {workers}, API docs: /docs)",
                   highlight=False)
     uvicorn.run("sightline.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, proxy_headers=False, server_header=False)
+                log_level=log_level, proxy_headers=False, server_header=False,
+                timeout_graceful_shutdown=3)  # open live-view streams must not hold up a shutdown
+
+
+def _cameras_env(path: Path, workers: int, retention_every: float) -> dict[str, str]:
+    """Validate the camera config now (errors name the bad key) and pass it to the server process."""
+    from sightline.errors import ConfigError
+    from sightline.video.config import load_config
+
+    with handle_errors(False):
+        if workers > 1:
+            raise ConfigError("--cameras runs the cameras in one server process: use --workers 1")
+        config = load_config(path)
+    for warning in config.warnings():
+        console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+    names = ", ".join(config.enabled_cameras()) or "none enabled"
+    console.print(f"Cameras from {path}: {names}", highlight=False)
+    return {"SIGHTLINE_CAMERAS": str(path.expanduser().resolve()),
+            "SIGHTLINE_RETENTION_EVERY_MIN": str(retention_every)}
