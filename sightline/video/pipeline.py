@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import cv2
 import numpy as np
 
 from sightline.engine import FaceEngine
@@ -24,6 +25,7 @@ from sightline.video.recognition import FaceTrackRecognizer, FaceTrackState, Rec
 from sightline.video.scenecut import SceneCutDetector
 from sightline.video.sources import Frame
 from sightline.video.tracker import ByteTracker, Track, TrackerConfig
+from sightline.vision.faces.quality import assess_quality
 from sightline.vision.faces.types import Face
 from sightline.vision.objects.types import Detection
 
@@ -42,6 +44,7 @@ class PipelineSettings:
     min_votes: int = 2
     blur_unknown_faces: bool = True
     person_label: str = "person"
+    face_max_side: int = 640  # faces are searched on a copy this size; smaller ones are too small to recognise
     tracker: TrackerConfig = field(default_factory=lambda: TrackerConfig(min_hits=2, lost_buffer=15))
 
 
@@ -148,7 +151,7 @@ class CameraPipeline:
         face_names: dict[int, str] = {}
         events: list[Event] = cut_events
         if self.faces is not None and people:
-            faces = self.faces.detect_array(image)
+            faces = self._detect_faces(image)
             started = self.times.add("face", started)
             update = self.face_tracks.update(image, faces, self._embed)
             started = self.times.add("identify", started)
@@ -190,6 +193,21 @@ class CameraPipeline:
             events += self._end_track(track_id, now)
         self.tracker.reset()
         return events
+
+    def _detect_faces(self, image: np.ndarray) -> list[Face]:
+        """Faces in full-frame coordinates, searched on a copy no larger than ``face_max_side``."""
+        assert self.faces is not None
+        height, width = image.shape[:2]
+        scale = min(1.0, self.settings.face_max_side / max(height, width))
+        if scale >= 1.0:
+            return self.faces.detect_array(image)
+        small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        faces = self.faces.detector.detect(small)
+        for face in faces:
+            face.box = tuple(float(v) / scale for v in face.box)
+            face.landmarks = face.landmarks / scale
+            face.quality = assess_quality(image, face)
+        return faces
 
     def _embed(self, pairs: list[tuple[np.ndarray, Face]]) -> np.ndarray:
         assert self.faces is not None

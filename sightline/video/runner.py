@@ -22,13 +22,13 @@ def build_pipeline(camera: str, *, gallery=None, face_engine: FaceEngine | None 
                    motion: MotionConfig | None = None, face_recognition: bool = True,
                    identify_every_n_frames: int = 3, blur_unknown_faces: bool = True,
                    snapshot_dir: str | Path | None = None, zones: list[Zone] | None = None,
-                   sink: EventSink | None = None) -> CameraPipeline:
+                   sink: EventSink | None = None, detector_threads: int | None = None) -> CameraPipeline:
     """A ready pipeline; with a ``gallery`` its events are stored in the gallery's database."""
     classes = list(classes)
     if face_recognition and "person" not in classes:
         classes.append("person")
     faces = face_engine or (gallery.faces if gallery is not None else FaceEngine())
-    object_detector = build_object_detector(detector, classes=classes, min_score=min_score)
+    object_detector = build_object_detector(detector, classes=classes, min_score=min_score, threads=detector_threads)
     if sink is None and gallery is not None:
         sink = EventSink(gallery.sessions)  # identifications are audited by the gallery itself
     snapshots = SnapshotWriter(snapshot_dir, blur_unknown_faces=blur_unknown_faces) if snapshot_dir else None
