@@ -72,7 +72,7 @@ def list_events(camera: str | None = Query(None, max_length=64, pattern=NAME_PAT
                 label: str | None = Query(None, max_length=50),
                 type_: str | None = Query(None, alias="type", max_length=200,
                                           description="event type, or several separated by commas"),
-                subject_id: str | None = Query(None, max_length=64, description="enrolled subject seen"),
+                subject_id: str | None = Query(None, max_length=32, description="enrolled subject seen (id)"),
                 since: str | None = Query(None, max_length=40, description="from this date/time (UTC)"),
                 until: str | None = Query(None, max_length=40, description="up to this date (inclusive)/time"),
                 limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=10_000_000),
