@@ -34,9 +34,9 @@ def _moment(value: str | None, name: str, *, end: bool) -> datetime | None:
             day = date.fromisoformat(value)
             return datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise ApiError(422, "validation_error", f"{name} must be a date (YYYY-MM-DD) or ISO timestamp") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _types(value: str | None) -> list[str]:

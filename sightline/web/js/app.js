@@ -3,8 +3,10 @@ import { api, ApiError, session, toast } from "./api.js";
 import { showSubjects } from "./subjects.js";
 import { showTry } from "./try.js";
 import { showAudit } from "./audit.js";
+import { showEvents } from "./events.js";
+import { showCameras, stopLive } from "./cameras.js";
 
-const pages = { subjects: showSubjects, try: showTry, audit: showAudit };
+const pages = { subjects: showSubjects, try: showTry, events: showEvents, cameras: showCameras, audit: showAudit };
 
 function showOnly(id) {
   for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== `page-${id}`;
@@ -37,6 +39,7 @@ async function route() {
   document.getElementById("who-label").textContent = `${me.name} (${me.role})`;
   const name = (location.hash.match(/^#\/(\w+)/) || [])[1];
   const page = pages[name] ? name : "subjects";
+  if (page !== "cameras") stopLive();
   showOnly(page);
   document.getElementById("main").focus({ preventScroll: true });
   try {
@@ -66,6 +69,7 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
 });
 
 document.getElementById("logout").addEventListener("click", () => {
+  stopLive();
   session.token = null;
   session.me = null;
   location.hash = "#/login";
