@@ -270,3 +270,34 @@ def test_retention_scheduler_purges_old_events_and_erases_expired_subjects(serve
     assert ("erase", subject_id, "retention_expired") in actions
     assert any(a[0] == "retention_sweep" for a in actions) and any(a[0] == "events.retention" for a in actions)
     assert _cameras_body(served)["retention"]["runs"] >= 2
+
+
+def test_failing_camera_is_restarted_with_backoff_and_stop_is_prompt(served, tmp_path):
+    from sightline.video.config import parse_config
+    from sightline.video.reconnect import Backoff
+    from sightline.video.service import CameraService, ServiceOptions
+
+    _, _, app, _ = served
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(2).bytes(4000))
+    config = parse_config({"cameras": {"clip": {"url": str(CLIP), "fps": 5}, "junk": {"url": str(junk)}},
+                           "storage": {"snapshots": str(tmp_path / "snaps")}})
+    options = ServiceOptions(restart_backoff=Backoff(initial_s=0.1, factor=2.0, max_s=0.2), max_file_restarts=2,
+                             retention_every_s=0)
+    service = CameraService(config, app.state.sightline.gallery, options=options).start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (service.workers["junk"].status.value != "failed"
+                                               or service.workers["clip"].frames < 3):
+            time.sleep(0.1)
+        junk_status = service.workers["junk"].to_dict()
+        assert junk_status["status"] == "failed" and junk_status["restarts"] == 3, junk_status
+        assert service.workers["clip"].status.value == "running"  # the other camera kept going
+    finally:
+        started = time.monotonic()
+        service.stop()
+        took = time.monotonic() - started
+    assert took < 3.0, f"stop took {took:.1f} s"
+    assert not any(w.thread.is_alive() for w in service.workers.values())
+    assert service.workers["clip"].status.value == "stopped"
+    assert service.retention["runs"] == 0  # retention_every_s=0 turns the scheduler off
