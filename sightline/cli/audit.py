@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sightline.cli.gallery import ActorOption, DbOption, HomeOption, JsonOption, _open
+from sightline.cli.gallery import _open
+from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, err_console, handle_errors
 from sightline.errors import SightlineError
 from sightline.privacy.audit import entry_to_dict

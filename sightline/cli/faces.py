@@ -8,51 +8,41 @@ import cv2
 import typer
 from rich.table import Table
 
-from sightline.cli.output import console, emit_json, err_console, handle_errors
+from sightline.cli.options import FaceBackendOption, JsonOption, ModelsOption
+from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images
 from sightline.engine import FaceEngine
-from sightline.errors import ImageError, SightlineError
 from sightline.vision.draw import draw_faces
 from sightline.vision.image_io import load_image
 
 app = typer.Typer(help="Detect, embed and compare faces.", no_args_is_help=True)
-
-BackendOption = typer.Option("auto", "--backend", "-b", help="Face backend: auto, yunet-dlib, dlib, yunet-faceres.")
-ModelsOption = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS).")
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 @app.command()
 def detect(
     images: list[Path] = typer.Argument(..., help="Image files."),
     annotate: Path | None = typer.Option(None, "--annotate", help="Folder to write annotated copies into."),
-    backend: str = BackendOption,
+    backend: str = FaceBackendOption,
     models: Path | None = ModelsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Find faces: box, 5 landmarks, detection score and quality per face."""
     with handle_errors(as_json):
         engine = FaceEngine(backend, models_dir=str(models) if models else None).load()
-    results, failures = [], 0
-    for path in images:
-        try:
-            pixels = load_image(path)
-            faces = engine.detect_array(pixels)
-        except SightlineError as exc:
-            failures += 1
-            results.append({"image": str(path), "faces": [], "error": exc.to_dict()})
-            if not as_json:
-                err_console.print(f"[red]{path}[/]: ({exc.code}) {exc.message}", highlight=False)
-            continue
-        results.append({"image": str(path), "faces": [f.to_dict() for f in faces], "error": None})
+
+    def work(path: Path) -> dict:
+        pixels = load_image(path)
+        faces = engine.detect_array(pixels)
         if annotate is not None:
             annotate.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(annotate / f"{path.stem}.jpg"), draw_faces(pixels, faces))
         if not as_json:
             _print_faces(path, faces)
+        return {"faces": [f.to_dict() for f in faces]}
+
+    results, failures = process_images(images, work, as_json=as_json, empty={"faces": []})
     if as_json:
         emit_json({"backend": engine.backend, "results": results})
-    if failures:
-        raise typer.Exit(ImageError.exit_code)
+    exit_if_failed(failures)
 
 
 def _print_faces(path: Path, faces: list) -> None:
@@ -72,7 +62,7 @@ def _print_faces(path: Path, faces: list) -> None:
 @app.command()
 def embed(
     image: Path = typer.Argument(..., help="Image file; the largest face is embedded."),
-    backend: str = BackendOption,
+    backend: str = FaceBackendOption,
     models: Path | None = ModelsOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -95,7 +85,7 @@ def verify(
     image_a: Path = typer.Argument(..., help="First image."),
     image_b: Path = typer.Argument(..., help="Second image."),
     threshold: float | None = typer.Option(None, help="Override the calibrated similarity threshold."),
-    backend: str = BackendOption,
+    backend: str = FaceBackendOption,
     models: Path | None = ModelsOption,
     as_json: bool = JsonOption,
 ) -> None:

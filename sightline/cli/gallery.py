@@ -10,9 +10,18 @@ import typer
 from rich.table import Table
 
 from sightline.api.bootstrap import ensure_admin_key
-from sightline.cli.output import console, emit_json, err_console, handle_errors
+from sightline.cli.options import (
+    ActorOption,
+    DbOption,
+    HomeOption,
+    IndexOption,
+    JsonOption,
+    ModelsOption,
+)
+from sightline.cli.options import FaceBackendOption as BackendOption
+from sightline.cli.output import console, emit_json, err_console, exit_if_failed, handle_errors, process_images
 from sightline.engine import FaceEngine
-from sightline.errors import LegalBasisError, QualityError, SightlineError
+from sightline.errors import LegalBasisError, QualityError
 from sightline.gallery.enrol import EnrolResult, enroll_files
 from sightline.gallery.gallery import Gallery, default_actor
 from sightline.gallery.subjects import LegalBasis
@@ -20,15 +29,6 @@ from sightline.gallery.subjects import LegalBasis
 app = typer.Typer(help="Enrolled people: enrol (with a legal basis), list, show, erase, export.",
                   no_args_is_help=True)
 
-HomeOption = typer.Option(None, "--home", envvar="SIGHTLINE_HOME",
-                          help="Data folder (database, keys); default ~/.sightline.")
-DbOption = typer.Option(None, "--db-url", envvar="SIGHTLINE_DB_URL",
-                        help="Database URL (default: SQLite in the data folder), e.g. postgresql+psycopg://...")
-ActorOption = typer.Option(None, "--actor", envvar="SIGHTLINE_ACTOR", help="Who is acting (audit log); default: login.")
-BackendOption = typer.Option("auto", "--backend", "-b", help="Face backend: auto, yunet-dlib, dlib, yunet-faceres.")
-ModelsOption = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS).")
-IndexOption = typer.Option("exact", "--index", help="Vector index: exact, hnsw or ivf.")
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 def _open(home: Path | None, db_url: str | None, actor: str | None, *, backend: str | None = None,
@@ -74,25 +74,19 @@ def identify(
     """Who is in each image? Per face: top candidates with scores, or 'unknown' below the threshold."""
     with handle_errors(as_json):
         gallery = _open(home, db_url, actor, backend=backend, models=models, index=index)
-    results, failures = [], 0
+
+    def work(path: Path) -> dict:
+        found = gallery.identify(path, k=k, threshold=threshold)
+        if not as_json:
+            _print_identifications(path, found)
+        return {"faces": [r.to_dict() for r in found]}
+
     with gallery:
-        for path in images:
-            try:
-                found = gallery.identify(path, k=k, threshold=threshold)
-            except SightlineError as exc:
-                failures += 1
-                results.append({"image": str(path), "faces": [], "error": exc.to_dict()})
-                if not as_json:
-                    err_console.print(f"[red]{path}[/]: ({exc.code}) {exc.message}", highlight=False)
-                continue
-            results.append({"image": str(path), "faces": [r.to_dict() for r in found], "error": None})
-            if not as_json:
-                _print_identifications(path, found)
+        results, failures = process_images(images, work, as_json=as_json, empty={"faces": []})
     if as_json:
         emit_json({"backend": gallery.faces.backend, "threshold": gallery.threshold if threshold is None
                    else threshold, "results": results})
-    if failures:
-        raise typer.Exit(2)
+    exit_if_failed(failures)
 
 
 def _print_identifications(path: Path, found: list) -> None:

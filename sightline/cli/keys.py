@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from sightline.api.keys_store import KeyStore, parse_role
-from sightline.cli.gallery import ActorOption, DbOption, HomeOption, JsonOption
+from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, handle_errors
 from sightline.gallery.gallery import Gallery, default_actor
 

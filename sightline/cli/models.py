@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from sightline.cli.options import JsonOption, ModelsOption
 from sightline.cli.output import console, emit_json, handle_errors
 from sightline.errors import ModelError
 from sightline.models.registry import REGISTRY
@@ -15,8 +16,6 @@ from sightline.models.store import ModelStore
 app = typer.Typer(help="Model files: what they are, whether they are intact, where to get them.",
                   no_args_is_help=True)
 
-ModelsOption = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS).")
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
 @app.command("list")

@@ -8,8 +8,8 @@ import cv2
 import typer
 from rich.table import Table
 
-from sightline.cli.output import console, emit_json, err_console, handle_errors
-from sightline.errors import ImageError, SightlineError
+from sightline.cli.options import JsonOption, ModelsOption
+from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images
 from sightline.models.store import ModelStore
 from sightline.vision.image_io import load_image
 from sightline.vision.objects import build_object_detector
@@ -28,35 +28,29 @@ def detect(
                                            help="Drop detections scoring below this (default 0.3)."),
     annotate: Path | None = typer.Option(None, "--annotate", help="Folder to write annotated copies into."),
     threads: int | None = typer.Option(None, "--threads", min=0, help="onnxruntime threads (default: all cores)."),
-    models: Path | None = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS)."),
-    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    models: Path | None = ModelsOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Find objects: label, score and box (x1,y1,x2,y2 in image pixels) per object."""
     with handle_errors(as_json):
         detector = build_object_detector(backend, store=ModelStore(models), min_score=min_score, classes=classes,
                                          threads=threads)
-    results, failures = [], 0
-    for path in images:
-        try:
-            pixels = load_image(path)
-            found = detector.detect(pixels)
-        except SightlineError as exc:
-            failures += 1
-            results.append({"image": str(path), "objects": [], "error": exc.to_dict()})
-            if not as_json:
-                err_console.print(f"[red]{path}[/]: ({exc.code}) {exc.message}", highlight=False)
-            continue
-        results.append({"image": str(path), "width": int(pixels.shape[1]), "height": int(pixels.shape[0]),
-                        "objects": [d.to_dict() for d in found], "error": None})
+
+    def work(path: Path) -> dict:
+        pixels = load_image(path)
+        found = detector.detect(pixels)
         if annotate is not None:
             annotate.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(annotate / f"{path.stem}.jpg"), draw_detections(pixels, found))
         if not as_json:
             _print_objects(path, found)
+        return {"width": int(pixels.shape[1]), "height": int(pixels.shape[0]),
+                "objects": [d.to_dict() for d in found]}
+
+    results, failures = process_images(images, work, as_json=as_json, empty={"objects": []})
     if as_json:
         emit_json({"backend": detector.name, "min_score": detector.min_score, "results": results})
-    if failures:
-        raise typer.Exit(ImageError.exit_code)
+    exit_if_failed(failures)
 
 
 def _print_objects(path: Path, found: list[Detection]) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from sightline.cli.gallery import ActorOption, DbOption, HomeOption, JsonOption, _open
+from sightline.cli.gallery import _open
+from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, handle_errors
 from sightline.errors import SightlineError
 from sightline.privacy.crypto import KEY_ENV, decode_key

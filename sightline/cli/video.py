@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sightline.cli.gallery import ActorOption, DbOption, HomeOption, JsonOption, _open
+from sightline.cli.gallery import _open
+from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, err_console, handle_errors
 from sightline.errors import ConfigError
 from sightline.events.models import Event, EventType
