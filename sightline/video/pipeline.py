@@ -9,7 +9,7 @@ enrolled match: snapshots and annotated frames blur every other face.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -116,7 +116,8 @@ class CameraPipeline:
                                                identify_every_n_frames=settings.identify_every_n_frames,
                                                min_votes=settings.min_votes)
         self.times = StageTimes()
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # every event of this run (callers that run for weeks clear it)
+        self.event_counts: Counter[str] = Counter()
         self._live: dict[int, tuple[str, datetime]] = {}
         self._best: dict[int, _BestView] = {}
         self._face_owner: dict[int, int | None] = {}
@@ -177,12 +178,9 @@ class CameraPipeline:
 
     def stats(self) -> dict[str, object]:
         """Frames seen, frames the motion gate skipped, per-stage milliseconds, events by type."""
-        by_type: dict[str, int] = defaultdict(int)
-        for event in self.events:
-            by_type[event.type.value] += 1
         return {"camera": self.settings.camera, "frames": self.times.frames, "skipped_by_motion": self.times.skipped,
                 "skipped_fraction": round(self.times.skipped / max(self.times.frames, 1), 3),
-                "stage_ms_per_frame": self.times.per_frame(), "events": dict(by_type)}
+                "stage_ms_per_frame": self.times.per_frame(), "events": dict(self.event_counts)}
 
     # -- stages -----------------------------------------------------------------------------
     def _close_everything(self) -> list[Event]:
@@ -298,6 +296,7 @@ class CameraPipeline:
 
     def _emit(self, event: Event) -> None:
         self.events.append(event)
+        self.event_counts[event.type.value] += 1
         if self.sink is not None:
             self.sink.emit(event)
 
