@@ -69,3 +69,25 @@ def store_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'home' / 'sightline.db'}"
     return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(scope="session")
+def clip(faces_dir: Path) -> Path:
+    """The real Hamilton video clip (640x360 H.264, 9 s)."""
+    path = faces_dir / "examples" / "short_hamilton_clip.mp4"
+    assert path.is_file()
+    return path
+
+
+@pytest.fixture
+def rtsp_server(clip):
+    """A real RTSP server (GStreamer) streaming the clip at rtsp://127.0.0.1:PORT/live; killed afterwards."""
+    from live_servers import LiveServer, free_port, gstreamer_rtsp_available, rtsp_argv
+
+    assert gstreamer_rtsp_available(), "needs python3-gi and gir1.2-gst-rtsp-server-1.0 (scripts/apt-packages.txt)"
+    port = free_port()
+    server = LiveServer(rtsp_argv(clip, port), port)
+    try:
+        yield server.start()
+    finally:
+        server.kill()

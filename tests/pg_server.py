@@ -11,11 +11,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from live_servers import free_port
 
 SUPERUSER = "sightline"
 
@@ -23,12 +24,6 @@ SUPERUSER = "sightline"
 def _bin_dir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:
@@ -42,7 +37,7 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="sightline-pg-"))
         self.data_dir = self.root / "data"
         self.log = self.root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.run_as = "postgres" if os.geteuid() == 0 else None
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:

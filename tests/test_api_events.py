@@ -8,7 +8,6 @@ broken camera is shown next to a working one.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 from api_support import EXAMPLES, MODELS
+from live_servers import free_port
 
 from sightline.events.models import Event, EventType
 from sightline.events.store import save_event
@@ -27,12 +27,6 @@ from sightline.store.tables import AuditEntry, Subject
 
 CLIP = EXAMPLES / "short_hamilton_clip.mp4"
 LIN = EXAMPLES / "lin-manuel-miranda.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -58,7 +52,7 @@ def served(tmp_path_factory, engine):
     config = home / "cameras.yaml"
     config.write_text(yaml.safe_dump({
         "cameras": {"stage": {"url": str(CLIP), "fps": 5, "face_recognition": {"enabled": True}},
-                    "door": {"url": f"rtsp://127.0.0.1:{_free_port()}/live"},
+                    "door": {"url": f"rtsp://127.0.0.1:{free_port()}/live"},
                     "broken": {"url": str(junk)}},
         "storage": {"snapshots": str(home / "snaps")},
     }))
@@ -68,7 +62,7 @@ def served(tmp_path_factory, engine):
     keys = app.state.sightline.keys
     tokens = {role: keys.create(f"events-{role}", role, created_by="pytest").token
               for role in ("admin", "operator", "viewer")}
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, daemon=True)

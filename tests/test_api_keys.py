@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 from api_support import *  # noqa: F403
 from api_support import MODELS, auth
+from live_servers import free_port
 from sqlalchemy import text
 
 
@@ -94,14 +94,8 @@ def test_cli_keys_create_list_revoke(tmp_path):
     assert bad.returncode != 0 and json.loads(bad.stdout)["error"]["code"] == "bad_role"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_on_a_fresh_home_prints_an_admin_key_once(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SIGHTLINE_MODELS": str(MODELS), "COLUMNS": "200"}
     command = [sys.executable, "-m", "sightline", "serve", "--home", str(tmp_path / "home"), "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

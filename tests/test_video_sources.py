@@ -10,27 +10,17 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import av
 import pytest
+from live_servers import LiveServer, free_port
 
 from sightline.errors import ConfigError, SightlineError, VideoError
 from sightline.video.reconnect import Backoff, ReconnectingSource, StreamStatus
 from sightline.video.sources import FpsSampler, FrameSource, StreamError, is_live, normalise_source
-
-HERE = Path(__file__).resolve().parent
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-@pytest.fixture(scope="module")
-def clip(faces_dir: Path) -> Path:
-    path = faces_dir / "examples" / "short_hamilton_clip.mp4"
-    assert path.is_file()
-    return path
 
 
 def remux(src: Path, dst: Path, **options: str) -> Path:
@@ -152,57 +142,6 @@ def test_corrupt_middle_skips_damaged_packets_and_recovers(clip, tmp_path):
 
 
 # --- live servers --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def is_listening(port: int) -> bool:
-    """True once something listens on 127.0.0.1:port (read from /proc, without connecting)."""
-    needle = f"0100007F:{port:04X}"
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return any(line.split()[1] == needle and line.split()[3] == "0A" for line in lines)
-
-
-class LiveServer:
-    """A streaming server subprocess that can be killed and started again on the same port."""
-
-    def __init__(self, argv: list[str], port: int) -> None:
-        self.argv, self.port, self.proc = argv, port, None
-
-    def start(self) -> LiveServer:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while not is_listening(self.port):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode(errors='replace')}")
-            assert time.monotonic() < deadline, "server did not start listening"
-            time.sleep(0.05)
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait(timeout=5)
-            self.proc.stderr.close()
-
-
-@pytest.fixture
-def rtsp_server(clip):
-    gst_ok = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"], capture_output=True
-    )
-    assert gst_ok.returncode == 0, "needs python3-gi and gir1.2-gst-rtsp-server-1.0 (scripts/apt-packages.txt)"
-    port = free_port()
-    server = LiveServer([SYSTEM_PYTHON, str(HERE / "rtsp_test_server.py"), str(clip), str(port)], port)
-    try:
-        yield server.start()
-    finally:
-        server.kill()
 
 
 def run_in_thread(source: ReconnectingSource, frames: list) -> threading.Thread:

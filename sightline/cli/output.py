@@ -24,6 +24,12 @@ def emit_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_line(payload: Any) -> None:
+    """Write one compact JSON document on one line (JSON Lines, for streams of events)."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
 @contextmanager
 def handle_errors(as_json: bool) -> Iterator[None]:
     """Report a :class:`SightlineError` clearly (text or JSON) and exit with its code."""

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sightline.cli.gallery import _open
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
-from sightline.cli.output import console, emit_json, err_console, handle_errors
+from sightline.cli.output import console, emit_json, emit_json_line, err_console, handle_errors
 from sightline.errors import ConfigError
 from sightline.events.models import Event, EventType
 from sightline.video.motion import MotionConfig
@@ -102,7 +102,10 @@ def watch(
     home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Watch a live camera and print events as they happen (Ctrl-C stops); reconnects on its own."""
+    """Watch a live camera and print events as they happen (Ctrl-C stops); reconnects on its own.
+
+    With --json every event and status change is one JSON document per line (JSON Lines).
+    """
     with handle_errors(as_json):
         gallery = _open(home, db_url, actor or "watch", create_key=True)
         with gallery:
@@ -113,7 +116,7 @@ def watch(
 
             def status(change: StatusEvent) -> None:
                 if as_json:
-                    emit_json({"status": change.status.value, "error": change.error})
+                    emit_json_line({"status": change.status.value, "error": change.error})
                 else:
                     err_console.print(f"[dim]{name}: {change.status.value}[/] {change.error or ''}", highlight=False)
 
@@ -122,7 +125,10 @@ def watch(
 
             def after(result: FrameResult) -> None:
                 for event in result.events:
-                    emit_json(event.to_dict()) if as_json else console.print(_describe(event), highlight=False)
+                    if as_json:
+                        emit_json_line(event.to_dict())
+                    else:
+                        console.print(_describe(event), highlight=False)
 
             try:
                 run(pipeline, live, after)

@@ -1,0 +1,63 @@
+"""Real streaming servers for the tests, on 127.0.0.1 and free ports (no mocks).
+
+``LiveServer`` runs a server subprocess that can be killed and restarted on the same port;
+``rtsp_test_server.py`` (GStreamer, run by Debian's Python) serves the clip over RTSP.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def is_listening(port: int) -> bool:
+    """True once something listens on 127.0.0.1:port (read from /proc, without connecting)."""
+    needle = f"0100007F:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(line.split()[1] == needle and line.split()[3] == "0A" for line in lines)
+
+
+class LiveServer:
+    """A streaming server subprocess that can be killed and started again on the same port."""
+
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.argv, self.port, self.proc = argv, port, None
+
+    def start(self) -> LiveServer:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not is_listening(self.port):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode(errors='replace')}")
+            assert time.monotonic() < deadline, "server did not start listening"
+            time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait(timeout=5)
+            self.proc.stderr.close()
+
+
+def rtsp_argv(clip: Path, port: int) -> list[str]:
+    """The command that serves ``clip`` at rtsp://127.0.0.1:PORT/live."""
+    return [SYSTEM_PYTHON, str(HERE / "rtsp_test_server.py"), str(clip), str(port)]
+
+
+def gstreamer_rtsp_available() -> bool:
+    """True when Debian's python3-gi and the GStreamer RTSP server typelib are installed."""
+    probe = [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
