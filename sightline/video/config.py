@@ -10,8 +10,7 @@ and the like) raise :class:`~sightline.errors.ProhibitedUseError` instead.
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
@@ -29,7 +28,8 @@ from pydantic import (
 )
 
 from sightline.config import default_data_dir
-from sightline.errors import ConfigError, ProhibitedUseError
+from sightline.errors import ConfigError
+from sightline.privacy.policy import check_config_document, drop_key
 from sightline.vision.objects.labels import COCO_LABELS
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # safe in MQTT topics, file names and URLs
@@ -38,24 +38,6 @@ MAX_CONFIG_BYTES = 1024 * 1024
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 NAME_RULE = "names must be 1-64 letters, digits, '_' or '-' (they are used in MQTT topics and file names)"
 
-# Keys that ask for linking people who are not enrolled across cameras or over time.
-_REID_KEY = re.compile(r"(^|_)re_?id(entif\w*)?(_|$)|cross_camera|link_unknown|unknown_across|track_unknown_across")
-# Protected characteristics Sightline never infers from a face or body.
-DEMOGRAPHIC_WORDS = frozenset({
-    "age", "gender", "sex", "ethnicity", "ethnic", "race", "racial", "skin_tone", "skin_color", "skin_colour",
-    "religion", "nationality", "sexual_orientation", "demographics", "demographic",
-})
-_DEMOGRAPHIC_KEY = re.compile(
-    r"^(detect|estimate|infer|predict|classify)_(age|gender|sex|ethnicity|race)$"
-    r"|^(age|gender|sex|ethnicity|race)_(estimation|classification|detection|inference|recognition|prediction)$"
-)
-_LIST_KEYS_CHECKED = frozenset({"attributes", "face_attributes", "classes", "labels", "analyze", "analyse"})
-
-REID_WHY = ("Sightline never links people who are not enrolled across cameras or over time: that builds movement "
-            "profiles of people who never consented. Only enrolled subjects are named; unknown tracks stay local "
-            "to one camera. Remove this key.")
-DEMOGRAPHIC_WHY = ("Sightline does not infer age, gender, ethnicity or other protected characteristics: such "
-                   "inference is unreliable, discriminatory and out of scope by design. Remove this key.")
 
 
 class ConfigValidationError(ConfigError):
@@ -313,60 +295,6 @@ def redact_url(url: str | int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-# ---------------------------------------------------------------- prohibited uses
-
-
-def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str, Any]]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            yield (*path, str(key)), str(key), value
-            yield from _walk(value, (*path, str(key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _walk(value, (*path, str(index)))
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "no", "off", "0", "none")
-    return bool(value)
-
-
-def _words(value: Any) -> set[str]:
-    items = value if isinstance(value, list) else [value]
-    return {str(v).strip().lower().replace("-", "_").replace(" ", "_") for v in items if isinstance(v, str | int)}
-
-
-def check_prohibited(raw: Any) -> list[tuple[str, ...]]:
-    """Raise :class:`ProhibitedUseError` for keys asking for re-identification of unknown people or
-    demographic inference; return the paths of such keys that are explicitly switched off (to drop)."""
-    switched_off = []
-    for path, key, value in _walk(raw):
-        norm = key.strip().lower().replace("-", "_").replace(" ", "_")
-        dotted = ".".join(path)
-        if _REID_KEY.search(norm):
-            if _truthy(value):
-                raise ProhibitedUseError(f"{dotted}: {REID_WHY}")
-            switched_off.append(path)
-        elif norm in DEMOGRAPHIC_WORDS or _DEMOGRAPHIC_KEY.match(norm):
-            if _truthy(value):
-                raise ProhibitedUseError(f"{dotted}: {DEMOGRAPHIC_WHY}")
-            switched_off.append(path)
-        elif norm in _LIST_KEYS_CHECKED and (bad := sorted(_words(value) & DEMOGRAPHIC_WORDS)):
-            raise ProhibitedUseError(f"{dotted}: asks for {', '.join(bad)}. {DEMOGRAPHIC_WHY}")
-        elif norm in ("attributes", "face_attributes") and not _truthy(value):
-            switched_off.append(path)
-    return switched_off
-
-
-def _drop(raw: Any, path: tuple[str, ...]) -> None:
-    node = raw
-    for key in path[:-1]:
-        node = node[int(key)] if isinstance(node, list) else node[key]
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-
-
 # ---------------------------------------------------------------- loading
 
 
@@ -440,8 +368,8 @@ def parse_config(raw: Any, *, source: str = "config") -> SightlineConfig:
         raise ConfigValidationError(source, [("(top level)", "the file is empty; declare at least one camera")])
     if not isinstance(raw, dict):
         raise ConfigValidationError(source, [("(top level)", "must be a mapping with a 'cameras' key")])
-    for path in check_prohibited(raw):
-        _drop(raw, path)
+    for path in check_config_document(raw):
+        drop_key(raw, path)
     try:
         return SightlineConfig.model_validate(raw)
     except ValidationError as exc:
