@@ -127,51 +127,60 @@ def timed_search(index: VectorIndex, queries: np.ndarray, k: int = 5) -> tuple[n
     return top_ids, top_scores, latencies
 
 
-def ann_params(kind: str, size: int, args: argparse.Namespace) -> dict:
+def ann_params(kind: str, size: int, args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """(build parameters, search-time settings to sweep on the built index)."""
     if kind == "hnsw":
-        return {"M": args.hnsw_m, "ef_search": args.ef_search, "ef_construction": args.ef_construction}
+        build = {"M": args.hnsw_m, "ef_search": args.ef_search[0], "ef_construction": args.ef_construction}
+        return build, [{"ef_search": ef} for ef in args.ef_search]
     if kind == "ivf":
         nlist = args.nlist or max(16, 2 ** round(math.log2(math.sqrt(size))))
         while nlist > 16 and MIN_TRAIN * nlist > size:
             nlist //= 2
-        return {"nlist": nlist, "nprobe": min(args.nprobe, nlist)}
-    return {}
+        probes = sorted({min(p, nlist) for p in args.nprobe})
+        return {"nlist": nlist, "nprobe": probes[0]}, [{"nprobe": p} for p in probes]
+    return {}, [{}]
 
 
-
-def run_one(kind: str, size: int, fill_name: str, gallery: np.ndarray, queries: np.ndarray,
-            real_count: int, real_ok, truth: np.ndarray | None, args: argparse.Namespace):
-    """Build one index, time single-query searches; returns (table row, exact top-1 ids or None)."""
-    params = ann_params(kind, size, args)
+def run_kind(kind: str, size: int, fill_name: str, gallery: np.ndarray, queries: np.ndarray,
+             real_count: int, real_ok, truth: np.ndarray | None, args: argparse.Namespace):
+    """Build one index, time single-query searches per search setting; returns (rows, exact top-1 or None)."""
+    build_params, sweeps = ann_params(kind, size, args)
     gc.collect()
     before = rss_bytes()
-    index = VectorIndex(gallery.shape[1], kind, **params)
+    index = VectorIndex(gallery.shape[1], kind, **build_params)
     start = time.perf_counter()
     index.add(np.arange(size, dtype=np.int64), gallery)
     build_s = time.perf_counter() - start
     rss_growth = rss_bytes() - before
     exact_truth = None
-    if kind == "exact":
-        exact_truth = index.search(queries, k=1)[1][:, 0]  # one batched call: BLAS, fast
-        timed = min(len(queries), args.exact_queries)
-        top_ids, _, latencies = timed_search(index, queries[:timed])
-    else:
-        top_ids, _, latencies = timed_search(index, queries)
-    row = {
-        "fill": fill_name, "size": size, "kind": kind, "params": params,
-        "build_s": round(build_s, 2),
-        "timed_queries": len(latencies),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 3),
-        "p99_ms": round(float(np.percentile(latencies, 99)), 3),
-        "mean_ms": round(float(latencies.mean()), 3),
-        "bytes_per_identity": round(index.memory_bytes() / size, 1),
-        "rss_bytes_per_identity": round(rss_growth / size, 1),
-        "recall_at_1": None if truth is None else round(float((top_ids == truth).mean()), 4),
-        "real_top1_ok": round(real_ok(top_ids[:real_count]), 3),
-    }
+    rows = []
+    for setting in sweeps:
+        index.set_search_params(**setting)
+        if kind == "exact":
+            exact_truth = index.search(queries, k=1)[1][:, 0]  # one batched call: BLAS, fast
+            top_ids, _, latencies = timed_search(index, queries[:min(len(queries), args.exact_queries)])
+        else:
+            top_ids, _, latencies = timed_search(index, queries)
+        rows.append({
+            "fill": fill_name, "size": size, "kind": kind, "params": dict(index.params),
+            "build_s": round(build_s, 2),
+            "timed_queries": len(latencies),
+            "p50_ms": round(float(np.percentile(latencies, 50)), 3),
+            "p99_ms": round(float(np.percentile(latencies, 99)), 3),
+            "mean_ms": round(float(latencies.mean()), 3),
+            "bytes_per_identity": round(index.memory_bytes() / size, 1),
+            "rss_bytes_per_identity": round(rss_growth / size, 1),
+            "recall_at_1": None if truth is None else round(float((top_ids == truth).mean()), 4),
+            "real_top1_ok": round(real_ok(top_ids[:real_count]), 3),
+        })
     del index
     gc.collect()
-    return row, exact_truth
+    return rows, exact_truth
+
+
+def int_list(text: str) -> list[int]:
+    """Parse ``"64,128"`` into ``[64, 128]``."""
+    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -195,10 +204,10 @@ def main() -> None:
     parser.add_argument("--kinds", default="exact,hnsw,ivf")
     parser.add_argument("--fill", default="random,faces", help="random, faces, or both (comma-separated)")
     parser.add_argument("--hnsw-m", type=int, default=32)
-    parser.add_argument("--ef-search", type=int, default=64)
+    parser.add_argument("--ef-search", type=int_list, default=[64], help="HNSW ef_search values to sweep, e.g. 64,128")
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--nlist", type=int, default=0, help="IVF lists (0: about sqrt(size))")
-    parser.add_argument("--nprobe", type=int, default=16)
+    parser.add_argument("--nprobe", type=int_list, default=[16], help="IVF nprobe values to sweep, e.g. 16,32")
     parser.add_argument("--threads", type=int, default=None, help="FAISS threads (default: all cores)")
     parser.add_argument("--false-match-rate", type=float, default=1e-3, help="faces fill look-alike pair rate")
     parser.add_argument("--exact-queries", type=int, default=200,
@@ -241,10 +250,12 @@ def main() -> None:
 
             truth = None
             for kind in kinds:
-                row, exact_truth = run_one(kind, size, fill_name, gallery, queries, len(test), real_ok, truth, args)
+                kind_rows, exact_truth = run_kind(kind, size, fill_name, gallery, queries, len(test), real_ok,
+                                                  truth, args)
                 truth = exact_truth if kind == "exact" else truth
-                rows.append(row)
-                print(json.dumps(row), file=log, flush=True)
+                rows.extend(kind_rows)
+                for row in kind_rows:
+                    print(json.dumps(row), file=log, flush=True)
             del gallery
             gc.collect()
 

@@ -116,6 +116,26 @@ def test_ann_recall_at_1_against_exact(ann_data, kind, params):
     assert truth_scores[400:].max() < 0.5  # ... and every one of them is a clear non-match
 
 
+def test_search_params_change_without_rebuilding(ann_data):
+    base, ids, queries, truth, _ = ann_data
+    index = VectorIndex(base.shape[1], "ivf", nlist=128, nprobe=1)
+    index.add(ids[:10_000], base[:10_000])  # the random half: one probed list misses a lot
+    reference = VectorIndex(base.shape[1])
+    reference.add(ids[:10_000], base[:10_000])
+    _, want = reference.search(queries[:200], 1)
+    narrow = (index.search(queries[:200], 1)[1] == want).mean()
+    index.set_search_params(nprobe=128)  # every list: exact
+    assert (index.search(queries[:200], 1)[1] == want).all() and narrow < 1.0
+    assert index.params["nprobe"] == 128
+    with pytest.raises(ConfigError, match="no search parameter"):
+        index.set_search_params(ef_search=10)
+    with pytest.raises(ConfigError, match="nprobe must be"):
+        index.set_search_params(nprobe=0)
+    hnsw = VectorIndex(8, "hnsw")
+    hnsw.set_search_params(ef_search=200)
+    assert hnsw._store.ef_search == 200
+
+
 def test_ivf_is_exact_until_it_has_enough_to_train():
     rng = np.random.default_rng(5)
     base = unit(rng, 1000, 16)

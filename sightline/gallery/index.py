@@ -153,6 +153,19 @@ class VectorIndex:
         scores[labels < 0] = -np.inf
         return scores, labels
 
+    def set_search_params(self, **params: int) -> None:
+        """Change search-time settings without rebuilding: ``ef_search`` (hnsw) or ``nprobe`` (ivf)."""
+        allowed = {"hnsw": ("ef_search",), "ivf": ("nprobe",)}.get(self.kind, ())
+        unknown = set(params) - set(allowed)
+        if unknown:
+            raise ConfigError(f"a {self.kind} index has no search parameter {', '.join(sorted(unknown))} "
+                              f"(allowed: {', '.join(allowed) or 'none'})")
+        for name, value in params.items():
+            _check_param(name, value)
+        with self._lock:
+            self.params.update(params)
+            self._store.set_search_params(**params)
+
     def compact(self) -> None:
         """Drop tombstones and rebuild derived structures (HNSW graph, IVF centroids) from what is left."""
         with self._lock:
@@ -269,6 +282,10 @@ class _Store:
     def stored_vectors(self) -> np.ndarray: ...
     def memory_bytes(self) -> int: ...
     def compact(self) -> None: ...
+
+    def set_search_params(self, **params: int) -> None:
+        for name, value in params.items():
+            setattr(self, name, int(value))
 
 
 class _FlatStore(_Store):
@@ -504,7 +521,6 @@ class _IVFStore(_Store):
         index.cp.max_points_per_centroid = TRAIN_POINTS_PER_LIST  # k-means on a sample: fast at 1M
         index.train(vectors)
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        index.nprobe = self.nprobe
         self.index = index
 
     def remove(self, ids: np.ndarray) -> int:
@@ -522,6 +538,7 @@ class _IVFStore(_Store):
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.flat is not None:
             return self.flat.search(queries, k)
+        self.index.nprobe = min(self.nprobe, self.nlist)
         return self.index.search(queries, k)
 
     def ids(self) -> np.ndarray:
