@@ -7,78 +7,43 @@ the Try-it page, erases them, and checks the audit page lists all three. Saves d
 from __future__ import annotations
 
 import base64
-import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from api_support import EXAMPLES, MODELS
+from api_support import EXAMPLES
+from browser_support import (
+    FAKE_CAMERA_ARGS,
+    open_page,
+    read_admin_token,
+    save_screenshot,
+    start_serve,
+    stop,
+    wait_ready,
+)
 from PIL import Image
 
-CHROMIUM = Path(os.environ.get("SIGHTLINE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "ui.png"
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                # a synthetic camera (test pattern) so the camera-capture path runs headless
-                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`sightline serve` on a fresh data folder; yields (base URL, the admin token it printed)."""
-    home = tmp_path_factory.mktemp("e2e-home")
-    port = _free_port()
-    env = {**os.environ, "SIGHTLINE_MODELS": str(MODELS), "COLUMNS": "200"}
-    process = subprocess.Popen([sys.executable, "-m", "sightline", "serve", "--home", str(home), "--port", str(port),
-                                "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_serve(tmp_path_factory.mktemp("e2e-home"))
     try:
-        token, deadline = None, time.monotonic() + 120
-        while token is None and time.monotonic() < deadline:
-            match = re.search(r"(sl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", process.stdout.readline())
-            token = match.group(1) if match else None
-        assert token, "sightline serve printed no admin key"
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+        deadline = time.monotonic() + 120
+        token = read_admin_token(process, deadline)
+        wait_ready(process, base, deadline)
         yield base, token
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), f"{CHROMIUM} missing: install the Debian 'chromium' package (scripts/apt-packages.txt)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
-        context = browser.new_context(viewport={"width": 1100, "height": 760}, accept_downloads=True)
-        context.grant_permissions(["camera"])
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with open_page(extra_args=FAKE_CAMERA_ARGS, camera=True) as page:
         yield page
-        browser.close()
-        assert not errors, f"JavaScript errors in the page: {errors}"
 
 
 def _drop_file(page, selector: str, path: Path, mime: str) -> None:
@@ -91,14 +56,6 @@ def _drop_file(page, selector: str, path: Path, mime: str) -> None:
         zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
         zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }""", [data, path.name, mime])
-
-
-def _save_screenshot(png: bytes) -> None:
-    """Keep docs/ui.png small: a 96-colour palette PNG."""
-    with Image.open(io.BytesIO(png)) as image:
-        small = image.convert("RGB").quantize(colors=96, method=Image.Quantize.MEDIANCUT)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    small.save(SCREENSHOT, optimize=True)
 
 
 def test_enrol_identify_erase_and_audit_in_the_browser(server, page):
@@ -141,7 +98,7 @@ def test_enrol_identify_erase_and_audit_in_the_browser(server, page):
     expect(page.locator("#try-status")).to_contain_text("1 face(s) found, 1 recognised")
     with Image.open(EXAMPLES / "obama2.jpg") as photo:  # the photo was drawn at full resolution
         assert page.eval_on_selector("#try-canvas", "c => [c.width, c.height]") == list(photo.size)
-    _save_screenshot(page.screenshot(full_page=False))
+    save_screenshot(page.screenshot(full_page=False), SCREENSHOT)
 
     # 3. export (a zip download), then erase with confirmation
     page.get_by_role("link", name="Subjects").click()

@@ -8,58 +8,18 @@ the filters narrow the list. Saves docs/events.png.
 
 from __future__ import annotations
 
-import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from api_support import EXAMPLES, MODELS
-from PIL import Image
+from api_support import EXAMPLES
+from browser_support import open_page, read_admin_token, save_screenshot, start_serve, stop, wait_ready
 
-CHROMIUM = Path(os.environ.get("SIGHTLINE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "events.png"
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 LIN = "Lin-Manuel Miranda"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "SIGHTLINE_MODELS": str(MODELS), "COLUMNS": "200"}
-    process = subprocess.Popen([sys.executable, "-m", "sightline", "serve", "--home", str(home), "--port", str(port),
-                                "--log-level", "warning", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(process: subprocess.Popen, base: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"sightline serve exited: {process.stdout.read()}"
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("server not ready in time")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -67,27 +27,23 @@ def server(tmp_path_factory):
     """(base URL, admin token) of `sightline serve --cameras` once its file camera has finished."""
     home = tmp_path_factory.mktemp("events-e2e")
     deadline = time.monotonic() + 150
-    first, base = _serve(home)
+    first, base = start_serve(home)
     try:
-        token = None
-        while token is None and time.monotonic() < deadline:
-            match = re.search(r"(sl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", first.stdout.readline())
-            token = match.group(1) if match else None
-        assert token, "sightline serve printed no admin key"
-        _wait_ready(first, base, deadline)
+        token = read_admin_token(first, deadline)
+        wait_ready(first, base, deadline)
         enrolled = httpx.post(f"{base}/api/v1/subjects", headers={"Authorization": f"Bearer {token}"}, timeout=60,
                               data={"name": LIN, "legal_basis": "consent", "purpose": "events page test",
                                     "evidence": "form-e2e", "retention_days": "30"},
                               files={"image": ("lin.png", (EXAMPLES / "lin-manuel-miranda.png").read_bytes())})
         assert enrolled.status_code == 201, enrolled.text
     finally:
-        _stop(first)
+        stop(first)
     config = home / "cameras.yaml"
     config.write_text(yaml.safe_dump({"cameras": {"stage": {
         "url": str(EXAMPLES / "short_hamilton_clip.mp4"), "fps": 5, "face_recognition": {"enabled": True}}}}))
-    second, base = _serve(home, "--cameras", str(config))
+    second, base = start_serve(home, "--cameras", str(config))
     try:
-        _wait_ready(second, base, deadline)
+        wait_ready(second, base, deadline)
         status = None
         while time.monotonic() < deadline:
             cams = httpx.get(f"{base}/api/v1/cameras", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
@@ -100,30 +56,13 @@ def server(tmp_path_factory):
               f"stage ms/frame {status['stage_ms_per_frame']}")
         yield base, token
     finally:
-        _stop(second)
+        stop(second)
 
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), f"{CHROMIUM} missing: install the Debian 'chromium' package (scripts/apt-packages.txt)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 760})
-        page.set_default_timeout(30_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with open_page(timeout_ms=30_000) as page:
         yield page
-        browser.close()
-        assert not errors, f"JavaScript errors in the page: {errors}"
-
-
-def _save_screenshot(png: bytes) -> None:
-    with Image.open(io.BytesIO(png)) as image:
-        small = image.convert("RGB").quantize(colors=96, method=Image.Quantize.MEDIANCUT)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    small.save(SCREENSHOT, optimize=True)
 
 
 def test_cameras_and_events_pages(server, page):
@@ -157,7 +96,7 @@ def test_cameras_and_events_pages(server, page):
     expect(snapshot).to_have_attribute("src", re.compile(r"^blob:"))
     page.wait_for_function("img => img.complete && img.naturalWidth === 640", arg=snapshot.element_handle())
     expect(page.locator('#events-table tbody tr[data-type="unknown_person"]').first).to_contain_text("not enrolled")
-    _save_screenshot(page.screenshot(full_page=False))
+    save_screenshot(page.screenshot(full_page=False), SCREENSHOT)
     assert SCREENSHOT.stat().st_size < 200_000
 
     events = page.locator("#page-events")
