@@ -18,6 +18,7 @@ import numpy as np
 
 from sightline.engine import FaceEngine
 from sightline.events.models import Event, EventType, utcnow
+from sightline.events.snapshots import box_iou
 from sightline.events.zones import Zone, ZoneTracker
 from sightline.privacy.redact import blur_regions
 from sightline.video.motion import MotionConfig, MotionGate
@@ -225,7 +226,7 @@ class CameraPipeline:
         names = {}
         for index, face in enumerate(faces):
             for state in states:
-                if state.named is not None and _iou(face.box, state.box) > 0.5:
+                if state.named is not None and box_iou(face.box, state.box) > 0.5:
                     names[index] = state.named.name
         return names
 
@@ -305,14 +306,6 @@ def blur_unknown(image: np.ndarray, faces: list[Face], face_names: dict[int, str
     """``image`` with every face that is not a named enrolled match blurred."""
     unknown = [f.box for i, f in enumerate(faces) if i not in face_names]
     return blur_regions(image, unknown) if unknown else image
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _rounded(box: Box) -> list[float]:
