@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sightline.models.onnx import create_session
 from sightline.vision.faces.align import align_face
 from sightline.vision.faces.types import Face
 
@@ -79,13 +80,8 @@ class FaceResEmbedder:
     dim = 1024
 
     def __init__(self, model_path: str) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
         # Idle worker threads must not spin: on a 2-core box they would steal the next stage's CPU.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._session = create_session(model_path, spin=False)
         self._input = self._session.get_inputs()[0].name
         self._output = "global_pooling/Mean:0"
         outputs = {o.name for o in self._session.get_outputs()}

@@ -8,26 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sightline.errors import ConfigError, ImageError, ModelError
+from sightline.errors import ConfigError, ImageError
+from sightline.models.onnx import create_session
 from sightline.vision.image_io import load_image
 from sightline.vision.objects.labels import COCO_LABELS, class_ids
 from sightline.vision.objects.types import Detection
-
-
-def create_session(model_path: str | Path, threads: int | None = None):
-    """An onnxruntime CPU session for ``model_path``; ``threads`` sets ``intra_op_num_threads`` (None: ORT's choice)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads is not None:
-        if threads < 0:
-            raise ConfigError(f"threads must be 0 (automatic) or more, got {threads}", code="bad_threads")
-        options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types for bad files
-        raise ModelError(f"cannot load ONNX model {model_path}: {exc}", code="model_load_failed") from None
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
