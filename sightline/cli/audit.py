@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sightline.cli.gallery import _open
+from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, err_console, handle_errors
 from sightline.errors import SightlineError
@@ -34,7 +34,7 @@ def verify(expect_head: str | None = typer.Option(None, "--expect-head",
            home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
            as_json: bool = JsonOption) -> None:
     """Recompute the chain; exit 12 and name the first bad row if anything was edited, inserted or deleted."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         report = gallery.audit.verify(expect_head=_parse_head(expect_head))
     if as_json:
         emit_json(report.to_dict())
@@ -54,7 +54,7 @@ def tail(n: int = typer.Option(20, "-n", min=1, help="How many rows."),
          home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
          as_json: bool = JsonOption) -> None:
     """The most recent audit rows, oldest first."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         rows = [entry_to_dict(e) for e in gallery.audit.tail(n, subject_id=subject)]
     if as_json:
         emit_json({"entries": rows})

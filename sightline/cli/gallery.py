@@ -31,8 +31,9 @@ app = typer.Typer(help="Enrolled people: enrol (with a legal basis), list, show,
 
 
 
-def _open(home: Path | None, db_url: str | None, actor: str | None, *, backend: str | None = None,
-          models: Path | None = None, index: str = "exact", create_key: bool = False) -> Gallery:
+def open_gallery(home: Path | None, db_url: str | None, actor: str | None = None, *, backend: str | None = None,
+                 models: Path | None = None, index: str = "exact", create_key: bool = False) -> Gallery:
+    """The gallery the CLI options name (shared by every command group that needs the store)."""
     engine = FaceEngine(backend, models_dir=str(models) if models else None) if backend else None
     return Gallery.open(home, db_url, engine, index_kind=index, actor=actor, create_key=create_key)
 
@@ -42,7 +43,7 @@ def init(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: s
          as_json: bool = JsonOption) -> None:
     """Create the data folder, the database (migrated) and a 0600 encryption key file."""
     with handle_errors(as_json):
-        gallery = _open(home, db_url, actor, create_key=True)
+        gallery = open_gallery(home, db_url, actor, create_key=True)
         with gallery:
             gallery.audit.record(actor=gallery.actor, action="init", details={"key_id": gallery.keys.active_id})
             admin = ensure_admin_key(gallery, actor=gallery.actor)
@@ -73,7 +74,7 @@ def identify(
 ) -> None:
     """Who is in each image? Per face: top candidates with scores, or 'unknown' below the threshold."""
     with handle_errors(as_json):
-        gallery = _open(home, db_url, actor, backend=backend, models=models, index=index)
+        gallery = open_gallery(home, db_url, actor, backend=backend, models=models, index=index)
 
     def work(path: Path) -> dict:
         found = gallery.identify(path, k=k, threshold=threshold)
@@ -133,7 +134,7 @@ def enroll(
 ) -> None:
     """Enrol one person from photos; each accepted photo is saved (committed) before the next is read."""
     with handle_errors(as_json):
-        gallery = _open(home, db_url, actor, backend=backend, models=models, create_key=True)
+        gallery = open_gallery(home, db_url, actor, backend=backend, models=models, create_key=True)
         with gallery:
             created = False
             if subject is not None:
@@ -184,7 +185,7 @@ def enroll(
 def list_subjects(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
                   as_json: bool = JsonOption) -> None:
     """Enrolled subjects with legal basis, retention date and template count."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         subjects = gallery.list_subjects()
     if as_json:
         emit_json({"subjects": subjects})
@@ -203,7 +204,7 @@ def show(subject: str = typer.Argument(..., help="Subject id, id prefix or exact
          home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
          as_json: bool = JsonOption) -> None:
     """One subject's record and template metadata (never the templates themselves)."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         record = gallery.show(gallery.resolve(subject))
     if as_json:
         emit_json(record)
@@ -223,7 +224,7 @@ def erase(subject: str = typer.Argument(..., help="Subject id, id prefix or exac
           home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
           as_json: bool = JsonOption) -> None:
     """Erase a subject: record, templates, images and index entries (the erasure itself is audited)."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         subject_id = gallery.resolve(subject)
         if not yes and not as_json and not typer.confirm(f"Erase subject {subject_id} and all their data?"):
             raise typer.Exit(1)
@@ -243,7 +244,7 @@ def export(subject: str = typer.Argument(..., help="Subject id, id prefix or exa
            home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
            as_json: bool = JsonOption) -> None:
     """Subject-access request: write everything held about a subject (JSON + images) to a folder."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         bundle = gallery.export(gallery.resolve(subject), out, include_templates=include_templates)
     if as_json:
         emit_json({"bundle": str(bundle), "files": sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*")

@@ -8,15 +8,13 @@ import typer
 from rich.table import Table
 
 from sightline.api.keys_store import KeyStore, parse_role
+from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, handle_errors
-from sightline.gallery.gallery import Gallery, default_actor
+from sightline.gallery.gallery import default_actor
 
 app = typer.Typer(help="API keys for `sightline serve`: admin, operator or viewer.", no_args_is_help=True)
 
-
-def _open(home: Path | None, db_url: str | None) -> Gallery:
-    return Gallery.open(home, db_url, create_key=True)
 
 
 @app.command()
@@ -26,7 +24,7 @@ def create(role: str = typer.Option(..., "--role", help="admin, operator or view
            as_json: bool = JsonOption) -> None:
     """Create a key and print its token ONCE (only a sha256 digest is stored)."""
     actor = actor or default_actor()
-    with handle_errors(as_json), _open(home, db_url) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, create_key=True) as gallery:
         role_value = parse_role(role)
         new = KeyStore(gallery.sessions).create(name or role_value.value, role_value, created_by=actor)
         gallery.audit.record(actor=actor, action="keys.create", details={"key_id": new.key.id,
@@ -42,7 +40,7 @@ def create(role: str = typer.Option(..., "--role", help="admin, operator or view
 @app.command("list")
 def list_keys(home: Path | None = HomeOption, db_url: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Every key with role, creation and last use (tokens cannot be shown again)."""
-    with handle_errors(as_json), _open(home, db_url) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, create_key=True) as gallery:
         keys = [k.to_dict() for k in KeyStore(gallery.sessions).list()]
     if as_json:
         emit_json({"keys": keys})
@@ -62,7 +60,7 @@ def revoke(key_id: str = typer.Argument(..., help="Key id (12 hex digits, from `
            as_json: bool = JsonOption) -> None:
     """Revoke a key at once; it stays listed (revoked) for the audit trail."""
     actor = actor or default_actor()
-    with handle_errors(as_json), _open(home, db_url) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, create_key=True) as gallery:
         row = KeyStore(gallery.sessions).revoke(key_id)
         gallery.audit.record(actor=actor, action="keys.revoke", details={"key_id": key_id})
     if as_json:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from sightline.cli.gallery import _open
+from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, handle_errors
 from sightline.errors import SightlineError
@@ -26,7 +26,7 @@ def sweep(dry_run: bool = typer.Option(False, "--dry-run", help="Only list who w
           home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
           as_json: bool = JsonOption) -> None:
     """Erase every subject whose retention date has passed (each erasure is audited)."""
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         when = None
         if now is not None:
             try:
@@ -51,7 +51,7 @@ def rotate_key(home: Path | None = HomeOption, db_url: str | None = DbOption, ac
     With the key in $SIGHTLINE_KEY, put the new key (32 bytes, base64) in $SIGHTLINE_NEW_KEY and
     switch $SIGHTLINE_KEY to it afterwards.
     """
-    with handle_errors(as_json), _open(home, db_url, actor) as gallery:
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
         new_key = os.environ.get(NEW_KEY_ENV)
         report = gallery.rotate_key(new_key=decode_key(new_key, origin=f"${NEW_KEY_ENV}") if new_key else None)
     if as_json:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sightline.cli.gallery import _open
+from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, emit_json_line, err_console, handle_errors
 from sightline.errors import ConfigError
@@ -56,7 +56,7 @@ def process(
             raise ConfigError(f"{video_arg} is a live source: use `sightline watch`")
         video = Path(video_arg)
         source = FrameSource(video, fps=fps).open()  # a bad file fails here, before anything is created
-        gallery = _open(home, db_url, actor or "video-process", create_key=True)
+        gallery = open_gallery(home, db_url, actor or "video-process", create_key=True)
         with gallery:
             snapshot_dir = snapshots or gallery.home / "snapshots"
             pipeline = build_pipeline(camera or video.stem, gallery=gallery, classes=_classes(classes),
@@ -107,7 +107,7 @@ def watch(
     With --json every event and status change is one JSON document per line (JSON Lines).
     """
     with handle_errors(as_json):
-        gallery = _open(home, db_url, actor or "watch", create_key=True)
+        gallery = open_gallery(home, db_url, actor or "watch", create_key=True)
         with gallery:
             name = camera or "camera"
             pipeline = build_pipeline(name, gallery=gallery, classes=_classes(classes),
