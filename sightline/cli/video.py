@@ -58,10 +58,7 @@ def process(
         source = FrameSource(video, fps=fps).open()  # a bad file fails here, before anything is created
         gallery = open_gallery(home, db_url, actor or "video-process", create_key=True)
         with gallery:
-            snapshot_dir = snapshots or gallery.home / "snapshots"
-            pipeline = build_pipeline(camera or video.stem, gallery=gallery, classes=_classes(classes),
-                                      motion=MotionConfig() if motion else None, face_recognition=faces,
-                                      snapshot_dir=snapshot_dir)
+            pipeline = _pipeline(camera or video.stem, gallery, classes, motion, faces, snapshots)
             info = source.info
             total = int(info.duration_s * info.fps) if info and info.duration_s and info.fps else None
             writer = VideoWriter(out, fps) if out else None
@@ -110,9 +107,7 @@ def watch(
         gallery = open_gallery(home, db_url, actor or "watch", create_key=True)
         with gallery:
             name = camera or "camera"
-            pipeline = build_pipeline(name, gallery=gallery, classes=_classes(classes),
-                                      motion=MotionConfig() if motion else None, face_recognition=faces,
-                                      snapshot_dir=snapshots or gallery.home / "snapshots")
+            pipeline = _pipeline(name, gallery, classes, motion, faces, snapshots)
 
             def status(change: StatusEvent) -> None:
                 if as_json:
@@ -138,5 +133,8 @@ def watch(
         console.print(f"stopped: {pipeline.stats()['frames']} frames analysed")
 
 
-def _classes(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
+def _pipeline(camera: str, gallery, classes: str, motion: bool, faces: bool, snapshots: Path | None):
+    """The pipeline both commands run, from their shared flags; events go to the gallery's database."""
+    return build_pipeline(camera, gallery=gallery, classes=[c.strip() for c in classes.split(",") if c.strip()],
+                          motion=MotionConfig() if motion else None, face_recognition=faces,
+                          snapshot_dir=snapshots or gallery.home / "snapshots")
