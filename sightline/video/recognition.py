@@ -97,16 +97,14 @@ class FaceTrackRecognizer:
         boxes = np.array([f.box for f in faces], dtype=np.float64).reshape(-1, 4)
         scores = np.array([f.score for f in faces], dtype=np.float64)
         tracks = self._tracker.update(boxes, scores, np.zeros(len(faces), dtype=np.int64))
-        live_ids = set()
         for track in tracks:
-            live_ids.add(track.track_id)
             state = self._states.setdefault(track.track_id, FaceTrackState(track.track_id, track.box))
             state.box = track.box
             state.frames_since_attempt += 1
             if track.det_index is not None:
                 self._offer(state, image, faces[track.det_index])
         newly_named, identifications = self._identify_due(embed)
-        ended = self._end_missing(live_ids)
+        ended = self._end_missing()
         active = [self._states[t.track_id] for t in tracks if t.track_id in self._states]
         return FaceUpdate(active, newly_named, ended, identifications)
 
@@ -169,12 +167,11 @@ class FaceTrackRecognizer:
             state.votes.clear()
             state.attempts = 0
 
-    def _end_missing(self, live_ids: set[int]) -> list[FaceTrackState]:
-        gone = [tid for tid in self._states if tid not in live_ids and tid not in self._tracker_ids()]
+    def _end_missing(self) -> list[FaceTrackState]:
+        """Close the states of tracks the tracker has dropped (gone longer than its lost buffer)."""
+        alive = {t.track_id for t in self._tracker.tracks}
+        gone = [tid for tid in self._states if tid not in alive]
         return [self._close(self._states.pop(tid)) for tid in gone]
-
-    def _tracker_ids(self) -> set[int]:
-        return {t.track_id for t in self._tracker.tracks}
 
     def _close(self, state: FaceTrackState) -> FaceTrackState:
         if state.named is None and state.attempts == 1:
