@@ -222,31 +222,55 @@ def test_index_is_rebuilt_from_the_store(enrolled, engine):
 # -- encryption at rest ---------------------------------------------------------------------------
 
 
-def test_database_holds_no_plaintext_embedding(enrolled, request):
+def stored_bytes(gallery: Gallery, request) -> bytes:
+    """Raw bytes of every file holding the gallery's database, after a checkpoint: the SQLite file and its
+    WAL, or PostgreSQL's data files of that database plus the server's WAL."""
+    if is_sqlite(gallery):
+        sqlite_checkpoint(gallery.db, "FULL")
+        return sqlite_bytes(gallery)
+    server = request.getfixturevalue("postgres_server")
+    server.checkpoint()
+    with gallery.db.connect() as connection:
+        oid = connection.execute(text("SELECT oid FROM pg_database WHERE datname = current_database()")).scalar()
+    files = [*(server.data_dir / "base" / str(oid)).iterdir(), *(server.data_dir / "pg_wal").iterdir()]
+    return b"".join(p.read_bytes() for p in files if p.is_file())
+
+
+def bytes_of_a_cleartext_template(gallery: Gallery, request, home: Path, vector: np.ndarray) -> bytes:
+    """Control: a fresh database of the same kind where ``vector`` is written into ``templates.ciphertext``
+    unencrypted (what the store would hold with encryption off); the raw bytes of its files."""
+    url = None if is_sqlite(gallery) else request.getfixturevalue("postgres_server").new_database()
+    with Gallery.open(home, url, gallery.faces, actor="test-suite") as control:
+        subject = control.create_subject(name="control", **SUBJECT)
+        with control.sessions.begin() as session:
+            session.add(Template(subject_id=str(subject["id"]), image_id=None, backend="control", embedder="control",
+                                 dim=int(vector.size), quality=1.0, source=None, key_id="none", nonce=bytes(12),
+                                 ciphertext=vector.astype(np.float32).tobytes() + bytes(16),
+                                 created_at=datetime.now(UTC)))
+        return stored_bytes(control, request)
+
+
+def test_database_holds_no_plaintext_embedding(enrolled, request, tmp_path):
     gallery, _ = enrolled
     vectors = plaintext_templates(gallery)
     assert len(vectors) == 9
-    if is_sqlite(gallery):
-        sqlite_checkpoint(gallery.db, "FULL")
-        raw = sqlite_bytes(gallery)
-    else:
-        server = request.getfixturevalue("postgres_server")
-        server.checkpoint()
-        with gallery.db.connect() as connection:
-            oid = connection.execute(text("SELECT oid FROM pg_database WHERE datname = current_database()")).scalar()
-        files = [*(server.data_dir / "base" / str(oid)).iterdir(), *(server.data_dir / "pg_wal").iterdir()]
-        raw = b"".join(p.read_bytes() for p in files if p.is_file())
+    with gallery.sessions() as session:  # what is stored is ciphertext of the right size
+        templates = list(session.scalars(select(Template)))
+    assert all(len(t.ciphertext) == t.dim * 4 + 16 and len(t.nonce) == 12 for t in templates)
+    raw = stored_bytes(gallery, request)
     assert len(raw) > 100_000
+    # Control on the real files: the scan finds every stored template row, as the store wrote it.
+    for template in templates:
+        assert all(w in raw for w in windows(template.ciphertext)), f"template {template.id} not in the scanned files"
     for vector in vectors:
         for encoding in (vector.astype(np.float32).tobytes(), vector.astype(np.float64).tobytes()):
             assert encoding not in raw
             for window in windows(encoding):
                 assert window not in raw
-    # Positive control: the same scan does find a vector that is stored in the clear.
-    assert any(w in raw + vectors[0].tobytes() for w in windows(vectors[0].tobytes()))
-    with gallery.sessions() as session:  # and what is stored is ciphertext of the right size
-        for template in session.scalars(select(Template)):
-            assert len(template.ciphertext) == template.dim * 4 + 16 and len(template.nonce) == 12
+    # Control with encryption off: the same scan finds a real template written in the clear to the same
+    # column of a real database of the same kind (written after the scan above: PostgreSQL's WAL is shared).
+    clear = bytes_of_a_cleartext_template(gallery, request, tmp_path / "control", vectors[0])
+    assert all(w in clear for w in windows(vectors[0].astype(np.float32).tobytes()))
 
 
 # -- erasure, retention, export -------------------------------------------------------------------
@@ -264,6 +288,11 @@ def test_erasure_leaves_no_trace(gallery, faces_dir):
                           session.scalars(select(Template).where(Template.subject_id == victim))]
     assert len(victim_ids) == 2 and len(secrets) == 4
     before = gallery.audit.verify().rows
+    if is_sqlite(gallery):  # control: before erasure the same scan finds every secret and file name on disk
+        raw = sqlite_bytes(gallery)
+        for secret in secrets:
+            assert all(w in raw for w in windows(secret, 16, 64)), "the scan misses a stored ciphertext"
+        assert b"obama.jpg" in raw and b"obama2.jpg" in raw
 
     report = gallery.erase(victim, reason="subject request")
     assert (report.templates, report.images, report.index_entries) == (2, 2, 2)
