@@ -1,0 +1,165 @@
+"""The open-set service: which operating point is in force (per camera, per condition, for the gallery size),
+the decision for one face with it, and per-camera calibration runs (stored, audited with counts only).
+
+It needs a session factory, the audit log and the face engine, never the gallery itself; the gallery's
+matching service calls :meth:`OpenSetService.decide` with the candidates it found.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sightline.calibration.camera import CalibrationError, estimate
+from sightline.calibration.cohort import Cohort, CohortError, cohort_path, load_cohort
+from sightline.calibration.conditions import Condition
+from sightline.calibration.decision import Decision, decide
+from sightline.calibration.impostor import ImpostorCurve
+from sightline.calibration.operating_point import OperatingPoint, derive, describe_rate
+from sightline.calibration.policy import OpenSetPolicy, shipped_policy
+from sightline.store import operating_points_repo as repo
+
+MAX_TARGET = 0.1
+MIN_TARGET = 1e-6
+
+
+def check_target(value: float) -> float:
+    """A target FPIR the operator may ask for (between 1 in a million and 1 in 10)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not MIN_TARGET <= float(value) <= MAX_TARGET:
+        raise CalibrationError(f"target FPIR must be between {MIN_TARGET} and {MAX_TARGET}, got {value!r}",
+                               code="bad_target")
+    return float(value)
+
+
+class OpenSetService:
+    """Operating points and decisions for one embedder over one store."""
+
+    def __init__(self, sessions, audit, engine, *, actor: str = "sightline") -> None:
+        self.sessions = sessions
+        self.audit = audit
+        self.engine = engine
+        self.actor = actor
+        self._cohort: Cohort | None = None
+        self._cohort_checked = False
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> str:
+        return self.engine.spec.embedder
+
+    def policy(self) -> OpenSetPolicy | None:
+        """The shipped policy of this embedder (None when it was never calibrated: 1:N then falls back to 1:1)."""
+        return shipped_policy(self.embedder)
+
+    def cohort_paths(self) -> list[Path]:
+        store = self.engine.store
+        return [cohort_path(d, self.embedder) for d in (store.cache_dir, store.models_dir) if d is not None]
+
+    def cohort(self) -> Cohort | None:
+        """The installed cohort (loaded once; None when none is installed)."""
+        with self._lock:
+            if not self._cohort_checked:
+                for path in self.cohort_paths():
+                    if path.is_file():
+                        self._cohort = load_cohort(path, self.embedder)
+                        break
+                self._cohort_checked = True
+            return self._cohort
+
+    def templates(self) -> int:
+        with self.sessions() as session:
+            return repo.count_templates(session, self.embedder)
+
+    def operating_point(self, *, camera: str | None = None, condition: str = "colour",
+                        comparisons: int | None = None) -> OperatingPoint | None:
+        """The point in force for a face of ``condition`` seen by ``camera``, for the current gallery size."""
+        policy = self.policy()
+        if policy is None:
+            return None
+        n = self.templates() if comparisons is None else comparisons
+        kind = policy.kind_for(self.cohort() is not None)
+        if camera is not None:
+            with self.sessions() as session:
+                stored = repo.get_point(session, camera, self.embedder)
+            if stored is not None and (stored.score_kind == kind):
+                curve = ImpostorCurve.from_dict(stored.curve)
+                own = derive(curve, stored.target_fpir, n, condition=condition, score_kind=kind,
+                             source=f"camera:{camera}", margin=policy.margins.get(kind, 0.0))
+                shipped = policy.operating_point(condition, n, kind=kind, target_fpir=stored.target_fpir)
+                # the camera's own measurement, but never laxer than the shipped point for this face's condition
+                return own if own.threshold >= shipped.threshold else shipped
+        return policy.operating_point(condition, n, kind=kind)
+
+    def decide(self, vector: np.ndarray, candidates: Sequence[tuple[str, float]], *, camera: str | None = None,
+               condition: Condition | None = None, comparisons: int | None = None) -> Decision | None:
+        """The open-set decision for one face (None when no policy is shipped for this embedder)."""
+        point = self.operating_point(camera=camera, condition=condition.name if condition else "colour",
+                                     comparisons=comparisons)
+        if point is None:
+            return None
+        policy = self.policy()
+        refused = condition is not None and policy is not None and condition.name in policy.refused
+        if refused:
+            condition = Condition(condition.name, condition.grey, condition.lowres, True, condition.eye_px,
+                                  f"condition {condition.name} cannot hold the target rate")
+        cohort = self.cohort()
+        normalise = (lambda scores: cohort.normalise(vector, scores)) if cohort is not None else None
+        return decide(candidates, point, normalise=normalise, condition=condition)
+
+    def calibrate_camera(self, camera: str, frames: Iterable[np.ndarray], *, target_fpir: float, actor: str,
+                         min_faces: int = 20) -> dict[str, object]:
+        """Measure ``camera``'s impostor curve on ``frames`` (faces in memory only), store it, audit counts."""
+        target = check_target(target_fpir)
+        policy = self.policy()
+        cohort = self.cohort()
+        if cohort is None:
+            raise CohortError("per-camera calibration compares the camera's faces with the cohort, and none is "
+                              "installed: run `sightline calibration build-cohort --lfw DIR` first",
+                              code="cohort_missing")
+        kind = policy.kind_for(True) if policy else "cohort-z"
+        try:
+            found = estimate(camera, frames, self.engine, cohort, score_kind=kind, min_faces=min_faces)
+        except CalibrationError as exc:
+            self.audit.record(actor=actor, action="camera_calibrate", outcome="failed",
+                              details={"camera": camera, "target_fpir": target, "error": exc.code})
+            raise
+        n = self.templates()
+        point = derive(found.curve, target, n, condition="camera", score_kind=kind, source=f"camera:{camera}")
+        stored = repo.CameraPoint(camera, self.embedder, target, kind, found.curve.to_dict(), found.faces_used,
+                                  found.curve.trials, repo.now(), actor)
+        with self.sessions.begin() as session:
+            repo.save_point(session, stored)
+            self.audit.append(session, actor=actor, action="camera_calibrate", outcome="ok",
+                              details=found.counts() | {"target_fpir": target, "threshold": round(point.threshold, 4),
+                                                        "templates": n, "face_data_kept": False})
+        return {"camera": camera, "target": describe_rate(target), **point.to_dict(), **found.counts(),
+                "face_data_kept": False}
+
+    def status(self) -> dict[str, object]:
+        """What the API and UI show: the target rate and the threshold it implies, per condition and camera."""
+        policy = self.policy()
+        n = self.templates()
+        cohort = self.cohort()
+        out: dict[str, object] = {"embedder": self.embedder, "templates": n, "cohort": None, "open_set": False}
+        if cohort is not None:
+            out["cohort"] = {"faces": int(cohort.vectors.shape[0]), "sha256": cohort.sha256, "source": cohort.source}
+        if policy is None:
+            return out
+        kind = policy.kind_for(cohort is not None)
+        out.update({"open_set": True, "target_fpir": policy.target_fpir, "target": describe_rate(policy.target_fpir),
+                    "score_kind": kind, "refused_conditions": list(policy.refused),
+                    "conditions": {c: policy.operating_point(c, n, kind=kind).to_dict() for c in policy.curves}})
+        with self.sessions() as session:
+            cameras = repo.all_points(session)
+        out["cameras"] = [p.to_dict() | {"target": describe_rate(p.target_fpir), **self._camera_threshold(p, n)}
+                          for p in cameras if p.embedder == self.embedder]
+        return out
+
+    @staticmethod
+    def _camera_threshold(point: repo.CameraPoint, n: int) -> dict[str, object]:
+        curve = ImpostorCurve.from_dict(point.curve)
+        return {"threshold": round(derive(curve, point.target_fpir, n, condition="camera", score_kind=point.score_kind,
+                                          source="camera").threshold, 4)}
