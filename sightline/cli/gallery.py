@@ -77,7 +77,7 @@ def identify(
         gallery = open_gallery(home, db_url, actor, backend=backend, models=models, index=index)
 
     def work(path: Path) -> dict:
-        found = gallery.identify(path, k=k, threshold=threshold)
+        found = gallery.identify(path, k=k, threshold=threshold, allow_lower=True)  # the key holder; floor applies
         if not as_json:
             _print_identifications(path, found)
         return {"faces": [r.to_dict() for r in found]}

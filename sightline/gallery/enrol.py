@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -18,9 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sightline.errors import QualityError, SightlineError
 from sightline.vision.faces.quality import MIN_USEFUL_FACE_PX
 from sightline.vision.faces.types import Face
-
-if TYPE_CHECKING:
-    from sightline.gallery.gallery import Gallery
+from sightline.vision.image_io import ImageInput
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 REASONS = ("no_face", "several_faces", "too_small", "too_blurred", "bad_pose")
@@ -79,6 +77,13 @@ class EnrolResult:
         return dict(self.__dict__)
 
 
+class ImageEnroller(Protocol):
+    """What :func:`enroll_files` needs: something that enrols one image (the Gallery does)."""
+
+    def enroll_image(self, subject_id: str, image: ImageInput, *, store_image: bool = False,
+                     actor: str | None = None, source: str | None = None) -> EnrolResult: ...
+
+
 def collect_images(paths: Iterable[str | Path]) -> list[Path]:
     """Image files among ``paths``, folders expanded recursively (sorted); raises if nothing usable."""
     found: list[Path] = []
@@ -95,7 +100,7 @@ def collect_images(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def enroll_files(gallery: Gallery, subject_id: str, paths: Iterable[str | Path], *, store_images: bool = False,
+def enroll_files(gallery: ImageEnroller, subject_id: str, paths: Iterable[str | Path], *, store_images: bool = False,
                  actor: str | None = None, progress: bool = False, console: Console | None = None,
                  on_result: Callable[[EnrolResult], None] | None = None) -> list[EnrolResult]:
     """Enrol every image under ``paths``; each accepted image is committed before the next one starts."""

@@ -41,6 +41,7 @@ class Subject(Base):
     enrolled_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     retain_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # own, stricter match threshold
 
     templates: Mapped[list[Template]] = relationship(back_populates="subject", cascade="all, delete-orphan",
                                                      passive_deletes=True)
@@ -85,6 +86,24 @@ class Template(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     subject: Mapped[Subject] = relationship(back_populates="templates")
+
+
+class NegativeExample(Base):
+    """A face wrongly matched to a subject ("not this person"), AES-256-GCM encrypted and bound to the subject."""
+
+    __tablename__ = "negative_examples"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    embedder: Mapped[str] = mapped_column(String(50))
+    dim: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

@@ -13,17 +13,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from sqlalchemy import delete, func, or_, select
 
 from sightline.api.auth import Admin, Operator, Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
 from sightline.api.uploads import Upload, image_body_schema, read_upload
-from sightline.errors import LegalBasisError, NotFoundError, QualityError
-from sightline.gallery.gallery import _subject_dict
+from sightline.errors import LegalBasisError
 from sightline.gallery.subjects import LegalBasis
-from sightline.store.tables import EnrolmentImage, Subject, Template
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
 
@@ -45,23 +42,28 @@ _CONSENT_FIELDS = {
 async def create_subject(request: Request, key: ApiKey = Operator,
                          state: AppState = Depends(get_state)) -> dict[str, Any]:
     """Refused (422 ``legal_basis_required``) without a lawful basis, a purpose and a retention date;
-    consent also needs an evidence reference. Photos sent along are enrolled; if none is usable the
-    new subject is removed again and the request fails with the reason."""
+    consent also needs an evidence reference. The subject and the photos sent along are stored in one
+    transaction: if no photo is usable, or the server dies half-way, no subject is kept."""
     upload = await read_upload(request, ("image",))
     fields = _consent_fields(upload)
     store_images = _flag(upload, "store_images")
-    record = await state.run(lambda: state.gallery.create_subject(actor=key.actor, enrolled_by=key.actor,
-                                                                  **fields))
     images = upload.files.get("image") or []
-    if images:
-        results = await state.run(_enrol_all, state, str(record["id"]), images, store_images, key.actor)
-        if not any(r["accepted"] for r in results):
-            await state.run(lambda: state.gallery.erase(str(record["id"]), actor=key.actor,
-                                                        reason="enrolment_failed"))
-            raise _rejected(results, removed=True)
-        record = await state.run(state.gallery.show, str(record["id"]))
-        record["enrolment"] = results
+    if not images:
+        return await state.run(lambda: state.gallery.create_subject(actor=key.actor, enrolled_by=key.actor,
+                                                                    **fields))
+    record, results = await state.run(_create_with_images, state, fields, images, store_images, key.actor)
+    record["enrolment"] = results
     return record
+
+
+def _create_with_images(state: AppState, fields: dict[str, Any], images: list[tuple[str, bytes]],
+                        store_images: bool, actor: str) -> tuple[dict[str, Any], list[dict[str, object]]]:
+    with state.metrics.time_inference(state.engine.spec.embedder, "enrol"):
+        record, results = state.gallery.enrolment.create_with_images(
+            None, [(name[:200], data) for name, data in images], store_images=store_images, actor=actor,
+            enrolled_by=actor, **fields)
+    state.update_gallery_gauge()
+    return dict(record), [r.to_dict() for r in results]
 
 
 def _consent_fields(upload: Upload) -> dict[str, Any]:
@@ -88,22 +90,12 @@ def _flag(upload: Upload, name: str) -> bool:
 
 def _enrol_all(state: AppState, subject_id: str, images: list[tuple[str, bytes]], store_images: bool,
                actor: str) -> list[dict[str, object]]:
-    results = []
-    for name, data in images:
-        with state.metrics.time_inference(state.engine.spec.embedder, "enrol"):
-            result = state.gallery.enroll_image(subject_id, data, store_image=store_images, actor=actor,
-                                                source=name[:200])
-        results.append(result.to_dict())
+    """Every photo in one transaction (all accepted templates land, or none do); 422 if none is usable."""
+    with state.metrics.time_inference(state.engine.spec.embedder, "enrol"):
+        results = state.gallery.enrolment.enroll_batch(subject_id, [(name[:200], data) for name, data in images],
+                                                       store_images=store_images, actor=actor)
     state.update_gallery_gauge()
-    return results
-
-
-def _rejected(results: list[dict[str, object]], *, removed: bool) -> QualityError:
-    reasons = sorted({str(r["reason"]) for r in results})
-    details = "; ".join(f"{r['source']}: {r['message']}" for r in results)
-    return QualityError(f"no usable face in any image ({details})"
-                        + ("; the new subject was not kept" if removed else ""),
-                        code=reasons[0] if len(reasons) == 1 else "low_quality")
+    return [r.to_dict() for r in results]
 
 
 @router.get("", summary="List subjects (paged, searchable by name or id prefix)")
@@ -111,22 +103,7 @@ def list_subjects(q: str | None = Query(None, max_length=200, description="name 
                   limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000),
                   key: ApiKey = Viewer, state: AppState = Depends(get_state)) -> dict[str, Any]:
     """Subjects with legal basis, purpose, retention and template counts; never biometric data."""
-    query = select(Subject)
-    if q:
-        pattern = q.strip()
-        query = query.where(or_(Subject.name.icontains(pattern, autoescape=True),
-                                Subject.id.startswith(pattern.lower(), autoescape=True)))
-    with state.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(Subject.created_at.desc(), Subject.id).limit(limit)
-                               .offset(offset)).all()
-        ids = [s.id for s in rows]
-        templates = dict(session.execute(select(Template.subject_id, func.count()).where(Template.subject_id.in_(ids))
-                                         .group_by(Template.subject_id)).tuples().all())
-        images = dict(session.execute(select(EnrolmentImage.subject_id, func.count())
-                                      .where(EnrolmentImage.subject_id.in_(ids))
-                                      .group_by(EnrolmentImage.subject_id)).tuples().all())
-        items = [_subject_dict(s, templates.get(s.id, 0), images.get(s.id, 0)) for s in rows]
+    total, items = state.gallery.subjects.search_page(q, limit, offset)
     state.audit_event(key, "subjects.list", details={"q": bool(q), "returned": len(items)})
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -144,7 +121,8 @@ def show_subject(subject_id: str = SubjectId, key: ApiKey = Viewer,
                                              {"store_images": _CONSENT_FIELDS["store_images"]}, required=("image",)))
 async def add_faces(request: Request, subject_id: str = SubjectId, key: ApiKey = Operator,
                     state: AppState = Depends(get_state)) -> dict[str, Any]:
-    """Each photo passes the quality gate or is reported as rejected; 422 if none was accepted."""
+    """Each photo passes the quality gate or is reported as rejected; 422 if none was accepted. The accepted
+    photos are stored in one transaction."""
     upload = await read_upload(request, ("image",))
     images = upload.files.get("image") or []
     if not images:
@@ -153,31 +131,18 @@ async def add_faces(request: Request, subject_id: str = SubjectId, key: ApiKey =
     await state.run(state.gallery.show, subject_id)  # 404 before any work
     results = await state.run(_enrol_all, state, subject_id, images, store_images, key.actor)
     accepted = sum(1 for r in results if r["accepted"])
-    if not accepted:
-        raise _rejected(results, removed=False)
     return {"subject_id": subject_id, "accepted": accepted, "rejected": len(results) - accepted, "results": results}
 
 
 @router.delete("/{subject_id}/faces/{template_id}", summary="Remove one template of a subject")
 async def remove_face(subject_id: str = SubjectId, template_id: int = PathParam(..., ge=1, le=2**62),
                       key: ApiKey = Operator, state: AppState = Depends(get_state)) -> dict[str, Any]:
-    """Deletes the template (and its stored photo, if any) and takes it out of the search index."""
-    def remove() -> dict[str, Any]:
-        with state.sessions.begin() as session:
-            template = session.get(Template, template_id)
-            if template is None or template.subject_id != subject_id:
-                raise NotFoundError(f"subject {subject_id!r} has no template {template_id}")
-            image_id = template.image_id
-            session.execute(delete(Template).where(Template.id == template_id))
-            if image_id is not None:
-                session.execute(delete(EnrolmentImage).where(EnrolmentImage.id == image_id))
-            state.audit.append(session, actor=key.actor, action="template_remove", subject_id=subject_id,
-                               details={"template_id": template_id, "image_removed": image_id is not None})
-        state.gallery.refresh()
-        state.update_gallery_gauge()
-        return {"subject_id": subject_id, "template_id": template_id, "removed": True}
-
-    return await state.run(remove)
+    """Deletes the template (and its stored photo, if any), flushes it out of the WAL and takes it out of the
+    search index, like an erasure."""
+    result = await state.run(lambda: state.gallery.enrolment.remove_template(subject_id, template_id,
+                                                                             actor=key.actor))
+    state.update_gallery_gauge()
+    return result
 
 
 @router.delete("/{subject_id}", summary="Erase a subject (templates, photos, index entries) - admin only")
