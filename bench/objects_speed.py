@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import data_dir, machine_summary, markdown_table, median_p95, timed  # noqa: E402
 
 from sightline import FaceEngine  # noqa: E402
+from sightline.models.zoo import build_object_detector  # noqa: E402
 from sightline.vision.image_io import load_image  # noqa: E402
-from sightline.vision.objects import build_object_detector  # noqa: E402
 
 # What each sample photo shows: (labels that count, how many). Labels in one group are alternatives.
 EXPECTED: dict[str, list[tuple[frozenset[str], int]]] = {

@@ -1,7 +1,27 @@
-"""Sightline: consent-first face and object recognition."""
+"""Sightline: consent-first face and object recognition.
 
-from sightline.engine import FaceEngine, VerifyResult
+The public Python API: :class:`FaceEngine` (detect, embed, verify faces), :class:`ObjectDetector`
+(COCO objects) and :class:`Gallery` (enrolment and 1:N identification, imported on first use).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sightline.engine import FaceEngine, ObjectDetector, VerifyResult
 from sightline.errors import SightlineError
 
+if TYPE_CHECKING:
+    from sightline.gallery.gallery import Gallery
+
 __version__ = "0.1.0"
-__all__ = ["FaceEngine", "SightlineError", "VerifyResult", "__version__"]
+__all__ = ["FaceEngine", "Gallery", "ObjectDetector", "SightlineError", "VerifyResult", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Gallery`` (database, index, keys) is imported only when first used."""
+    if name == "Gallery":
+        from sightline.gallery.gallery import Gallery
+
+        return Gallery
+    raise AttributeError(f"module 'sightline' has no attribute {name!r}")

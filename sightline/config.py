@@ -12,6 +12,7 @@ from pathlib import Path
 
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: larger images are refused (decompression bombs)
 DEFAULT_MAX_IMAGE_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_DECODE_BYTES = 512 * 1024 * 1024  # decoded pixels plus the BGR copy, per image
 
 
 def _env_path(name: str) -> Path | None:
@@ -22,6 +23,17 @@ def _env_path(name: str) -> Path | None:
 def default_models_dir() -> Path | None:
     """Directory named by ``SIGHTLINE_MODELS``, or None when unset."""
     return _env_path("SIGHTLINE_MODELS")
+
+
+def default_providers() -> list[str]:
+    """onnxruntime execution providers from ``SIGHTLINE_PROVIDERS`` (comma-separated), default the CPU."""
+    value = os.environ.get("SIGHTLINE_PROVIDERS", "").strip()
+    return [p.strip() for p in value.split(",") if p.strip()] or ["cpu"]
+
+
+def default_model_variant() -> str | None:
+    """``SIGHTLINE_MODEL_VARIANT`` (e.g. ``int8``): use that variant of a model wherever one is registered."""
+    return os.environ.get("SIGHTLINE_MODEL_VARIANT", "").strip() or None
 
 
 def default_data_dir() -> Path:
@@ -38,4 +50,8 @@ class ImageLimits:
     )
     max_bytes: int = field(
         default_factory=lambda: int(os.environ.get("SIGHTLINE_MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES))
+    )
+    # peak memory of one decode (bytes per stored pixel included), estimated from the header
+    max_decode_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("SIGHTLINE_MAX_DECODE_BYTES") or DEFAULT_MAX_DECODE_BYTES)
     )

@@ -1,19 +1,23 @@
-"""FaceEngine: the one object most users need (detect, embed, verify)."""
+"""FaceEngine (detect, embed, verify faces) and ObjectDetector (COCO objects): the objects most users need."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sightline.errors import NoFaceError, SightlineError
 from sightline.models.store import ModelStore
-from sightline.vision.faces.backends import BackendSpec, build_detector, build_embedder, resolve_backend
+from sightline.models.zoo import FaceBackend, Runtime, build_component, build_object_detector, resolve_backend
+from sightline.vision.faces.detectors import FaceDetector
+from sightline.vision.faces.embedders import FaceEmbedder
 from sightline.vision.faces.quality import assess_quality
 from sightline.vision.faces.thresholds import threshold_for
 from sightline.vision.faces.types import Face
 from sightline.vision.image_io import ColorOrder, ImageInput, load_image
+from sightline.vision.objects.types import Detection
 
 
 @dataclass
@@ -58,13 +62,13 @@ class FaceEngine:
     once, on first use, and are shared by all threads using this engine.
     """
 
-    def __init__(self, backend: str = "auto", *, models_dir: str | None = None,
-                 threshold: float | None = None) -> None:
+    def __init__(self, backend: str = "auto", *, models_dir: str | None = None, threshold: float | None = None,
+                 providers: Iterable[str] | str | None = None) -> None:
         self.store = ModelStore(models_dir)
-        self.spec: BackendSpec = resolve_backend(backend, self.store)
+        self.runtime = Runtime(self.store, providers=providers)
+        self.spec: FaceBackend = resolve_backend(backend, self.store)
         self._threshold = threshold
-        self._detector = None
-        self._embedder = None
+        self._parts: dict[str, object] = {}
         self._lock = threading.Lock()
 
     @property
@@ -83,20 +87,21 @@ class FaceEngine:
         return self.embedder.dim
 
     @property
-    def detector(self):
-        if self._detector is None:
-            with self._lock:
-                if self._detector is None:
-                    self._detector = build_detector(self.spec.detector, self.store)
-        return self._detector
+    def detector(self) -> FaceDetector:
+        """The backend's face detector, built (and hash-checked) on first use."""
+        return self._part("detector")  # type: ignore[return-value]
 
     @property
-    def embedder(self):
-        if self._embedder is None:
+    def embedder(self) -> FaceEmbedder:
+        """The backend's face embedder, built (and hash-checked) on first use."""
+        return self._part("embedder")  # type: ignore[return-value]
+
+    def _part(self, role: str) -> object:
+        if role not in self._parts:
             with self._lock:
-                if self._embedder is None:
-                    self._embedder = build_embedder(self.spec.embedder, self.store)
-        return self._embedder
+                if role not in self._parts:
+                    self._parts[role] = build_component(getattr(self.spec, role), self.runtime)
+        return self._parts[role]
 
     def load(self) -> FaceEngine:
         """Load (and hash-check) every model now instead of on first use."""
@@ -150,3 +155,34 @@ def _is_embedding(value: object) -> bool:
 
 def _describe(image: object) -> str:
     return str(image) if isinstance(image, str) or hasattr(image, "__fspath__") else "the image"
+
+
+class ObjectDetector:
+    """Find the 80 COCO object classes; the object counterpart of :class:`FaceEngine`.
+
+    ``backend`` is ``auto`` (NanoDet, else CenterNet, whichever file is present), ``nanodet`` or
+    ``centernet``. Images may be a path, encoded bytes or an array (BGR unless ``color="rgb"``).
+    The model loads (and is hash-checked) when the detector is created.
+    """
+
+    def __init__(self, backend: str = "auto", *, models_dir: str | None = None,
+                 classes: Iterable[str] | str | None = None, min_score: float | None = None,
+                 nms_threshold: float = 0.5, max_detections: int = 100, class_agnostic: bool = False,
+                 threads: int | None = None, providers: Iterable[str] | str | None = None) -> None:
+        self._detector = build_object_detector(
+            backend, store=ModelStore(models_dir), min_score=min_score, classes=classes,
+            nms_threshold=nms_threshold, max_detections=max_detections, class_agnostic=class_agnostic,
+            threads=threads, providers=providers)
+
+    @property
+    def name(self) -> str:
+        """The backend in use (``nanodet`` or ``centernet``)."""
+        return self._detector.name
+
+    @property
+    def min_score(self) -> float:
+        return self._detector.min_score
+
+    def detect(self, image: ImageInput, *, color: ColorOrder = "bgr") -> list[Detection]:
+        """Objects in ``image``, boxes in its pixel coordinates, best score first."""
+        return self._detector.detect(load_image(image, color=color))

@@ -7,7 +7,8 @@ import pytest
 
 from sightline import FaceEngine
 from sightline.errors import ConfigError, NoFaceError
-from sightline.vision.faces.backends import BACKENDS, resolve_backend
+from sightline.models.zoo import FACE_BACKENDS as BACKENDS
+from sightline.models.zoo import resolve_backend
 from sightline.vision.faces.thresholds import THRESHOLDS
 
 

@@ -14,14 +14,13 @@ import pytest
 
 from sightline.errors import ConfigError, ImageError, ModelError
 from sightline.models.store import ModelStore
+from sightline.models.zoo import build_object_detector, resolve_object_backend
 from sightline.vision.image_io import load_image
 from sightline.vision.objects import (
     COCO_LABELS,
     Detection,
     ObjectDetector,
-    build_object_detector,
     class_ids,
-    resolve_object_backend,
 )
 from sightline.vision.objects.nanodet import _expected_distance
 

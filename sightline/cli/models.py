@@ -1,4 +1,4 @@
-"""``sightline models list|verify|pull``."""
+"""``sightline models list|verify|pull|report``."""
 
 from __future__ import annotations
 
@@ -17,25 +17,36 @@ app = typer.Typer(help="Model files: what they are, whether they are intact, whe
                   no_args_is_help=True)
 
 
-
 @app.command("list")
 def list_models(models: Path | None = ModelsOption, as_json: bool = JsonOption) -> None:
-    """Every registered model with task, licence, published accuracy and where it was found."""
+    """Every registered model with task, licence, provenance, commercial-use flag and where it was found."""
+    from sightline.models.report import used_by
+
     store = ModelStore(models)
+    users = used_by()
     rows = []
     for spec in REGISTRY.values():
         path = store.locate(spec.name)
-        rows.append({**spec.to_dict(), "found_at": str(path) if path else None})
+        rows.append({**spec.to_dict(), "used_by": users[spec.name], "found_at": str(path) if path else None})
     if as_json:
         emit_json({"models": rows})
         return
     table = Table(title="Sightline models")
-    for column in ("name", "task", "licence", "published accuracy", "found at"):
+    for column in ("name", "task", "licence", "provenance", "commercial", "used by", "found at"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["name"], row["task"], row["licence"], row["published_accuracy"],
-                      row["found_at"] or "[red]missing[/]")
+        commercial = "yes" if row["commercial_use"] else "[yellow]no (opt-in)[/]"
+        table.add_row(row["name"], row["task"], row["licence"], row["provenance"], commercial,
+                      ", ".join(row["used_by"]) or "—", row["found_at"] or "[red]missing[/]")
     console.print(table)
+
+
+@app.command()
+def report() -> None:
+    """The model report as a markdown table (task, licence, provenance, accuracy, backends using it)."""
+    from sightline.models.report import markdown_report
+
+    typer.echo(markdown_report(), nl=False)
 
 
 @app.command()

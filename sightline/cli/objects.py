@@ -11,8 +11,8 @@ from rich.table import Table
 from sightline.cli.options import JsonOption, ModelsOption
 from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images
 from sightline.models.store import ModelStore
+from sightline.models.zoo import build_object_detector
 from sightline.vision.image_io import load_image
-from sightline.vision.objects import build_object_detector
 from sightline.vision.objects.draw import draw_detections
 from sightline.vision.objects.types import Detection
 

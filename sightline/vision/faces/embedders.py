@@ -7,7 +7,6 @@ from typing import Protocol
 
 import numpy as np
 
-from sightline.models.onnx import create_session
 from sightline.vision.faces.align import align_face
 from sightline.vision.faces.types import Face
 
@@ -79,9 +78,10 @@ class FaceResEmbedder:
     name = "faceres"
     dim = 1024
 
-    def __init__(self, model_path: str) -> None:
-        # Idle worker threads must not spin: on a 2-core box they would steal the next stage's CPU.
-        self._session = create_session(model_path, spin=False)
+    def __init__(self, session) -> None:
+        # ``session``: an onnxruntime session opened by ``sightline.models`` (with spinning off, so idle
+        # worker threads do not steal the next stage's CPU on a small box).
+        self._session = session
         self._input = self._session.get_inputs()[0].name
         self._output = "global_pooling/Mean:0"
         outputs = {o.name for o in self._session.get_outputs()}

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from sightline.errors import ConfigError, ImageError
-from sightline.models.onnx import create_session
 from sightline.vision.image_io import load_image
 from sightline.vision.objects.labels import COCO_LABELS, class_ids
 from sightline.vision.objects.types import Detection
@@ -27,6 +25,7 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 class OnnxObjectDetector:
     """Base class: subclasses implement :meth:`_candidates`; this class filters, suppresses and labels.
 
+    ``session`` is an opened onnxruntime session (``sightline.models`` opens and verifies it).
     ``min_score`` drops weak detections, ``classes`` keeps only the named COCO
     classes, ``nms_threshold`` is the IoU above which a box of the same class
     is suppressed by a better one (class-aware NMS), ``max_detections`` caps
@@ -37,10 +36,8 @@ class OnnxObjectDetector:
     name = "onnx"
     default_min_score = 0.3
 
-    def __init__(self, model_path: str | Path, *, min_score: float | None = None,
-                 classes: Iterable[str] | str | None = None, nms_threshold: float = 0.5,
-                 max_detections: int = 100, threads: int | None = None, class_agnostic: bool = False) -> None:
-        self.model_path = Path(model_path)
+    def __init__(self, session, *, min_score: float | None = None, classes: Iterable[str] | str | None = None,
+                 nms_threshold: float = 0.5, max_detections: int = 100, class_agnostic: bool = False) -> None:
         self.min_score = self.default_min_score if min_score is None else float(min_score)
         if not 0.0 <= self.min_score <= 1.0:
             raise ConfigError(f"min_score must be between 0 and 1, got {self.min_score}", code="bad_min_score")
@@ -48,7 +45,7 @@ class OnnxObjectDetector:
         self.nms_threshold = float(nms_threshold)
         self.max_detections = int(max_detections)
         self.class_agnostic = bool(class_agnostic)
-        self.session = create_session(self.model_path, threads)
+        self.session = session
 
     def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4) x1,y1,x2,y2 in original pixels, scores (N,), class ids (N,) above ``min_score``."""

