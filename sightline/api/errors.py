@@ -54,7 +54,8 @@ _STATUS_BY_TYPE: list[tuple[type[SightlineError], int]] = [
     (KeyMaterialError, 503),
     (StoreError, 503),
 ]
-_STATUS_BY_CODE = {"too_large": 413, "embedding_mismatch": 409, "not_found": 404}
+_STATUS_BY_CODE = {"too_large": 413, "embedding_mismatch": 409, "not_found": 404, "server_busy": 503}
+RETRY_AFTER_S = "5"  # seconds a busy server asks clients to wait (503 server_busy)
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests"}
@@ -90,6 +91,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
 async def _sightline_error(_request: Request, exc: SightlineError) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503 and exc.code == "server_busy":
+        headers = {"Retry-After": RETRY_AFTER_S}
     return error_response(status, exc.code, exc.message, headers)
 
 
