@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 from api_support import MODELS
+from conftest import require_service
 from live_servers import free_port
 from PIL import Image
 
@@ -71,7 +72,7 @@ def open_page(*, extra_args: list[str] | None = None, camera: bool = False, time
     """A page in headless Debian Chromium; fails the test if the page raised any JavaScript error."""
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), f"{CHROMIUM} missing: install the Debian 'chromium' package (scripts/apt-packages.txt)"
+    require_service(CHROMIUM.exists(), f"Chromium ({CHROMIUM})", "apt-get install chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=BROWSER_ARGS + (extra_args or []))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,26 @@ FACES = DATA / "faces-small"
 OBJECTS = DATA / "objects-small"
 
 os.environ.setdefault("SIGHTLINE_MODELS", str(MODELS))
+APT = "scripts/apt-packages.txt"
+
+
+def in_ci() -> bool:
+    """True when the suite runs in CI (``CI=true``, as .ci/run is started)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_service(available: bool, what: str, install: str) -> None:
+    """The one rule for a service the tests need (PostgreSQL, Mosquitto, ffmpeg, Chromium, GStreamer RTSP).
+
+    Present: nothing happens. Missing in CI (``CI=true``): the test fails. Missing elsewhere: the test is
+    skipped with the reason, which ``-ra`` lists at the end of the run.
+    """
+    if available:
+        return
+    message = f"{what} is not installed: {install} (see {APT})"
+    if in_ci():
+        pytest.fail(f"{message}; CI=true, so a missing service fails the test", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +77,9 @@ def hog_engine():
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL server on 127.0.0.1 (random port, temp dir) for the whole session; stopped after."""
-    from pg_server import PostgresServer
+    from pg_server import PostgresServer, postgres_installed
 
+    require_service(postgres_installed(), "PostgreSQL", "apt-get install postgresql")
     server = PostgresServer().start()
     yield server
     server.stop()
@@ -84,10 +106,28 @@ def rtsp_server(clip):
     """A real RTSP server (GStreamer) streaming the clip at rtsp://127.0.0.1:PORT/live; killed afterwards."""
     from live_servers import LiveServer, free_port, gstreamer_rtsp_available, rtsp_argv
 
-    assert gstreamer_rtsp_available(), "needs python3-gi and gir1.2-gst-rtsp-server-1.0 (scripts/apt-packages.txt)"
+    require_service(gstreamer_rtsp_available(), "the GStreamer RTSP server for /usr/bin/python3",
+                    "apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good "
+                    "gstreamer1.0-plugins-bad")
     port = free_port()
     server = LiveServer(rtsp_argv(clip, port), port)
     try:
         yield server.start()
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def mosquitto_installed() -> str:
+    """Path of Debian's mosquitto broker (the MQTT tests start their own)."""
+    path = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    require_service(path is not None, "Mosquitto", "apt-get install mosquitto")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_installed() -> str:
+    """Path of Debian's ffmpeg (used as a live HTTP stream server)."""
+    path = shutil.which("ffmpeg")
+    require_service(path is not None, "ffmpeg", "apt-get install ffmpeg")
+    return str(path)

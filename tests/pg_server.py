@@ -26,6 +26,11 @@ def _bin_dir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def postgres_installed() -> bool:
+    """True when Debian's PostgreSQL server binaries are present."""
+    return _bin_dir() is not None
+
+
 class PostgresServer:
     """Start with :meth:`start`, make databases with :meth:`new_database`, :meth:`stop` at the end."""
 

@@ -7,7 +7,6 @@ MPEG-TS server (ffmpeg ``-listen 1``), both on 127.0.0.1 and started per test.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -295,7 +294,7 @@ def test_stream_drop_reconnects_when_server_returns(rtsp_server):
     assert indices == sorted(set(indices))  # still counting up across the reconnection
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg (scripts/apt-packages.txt)")
+@pytest.mark.usefixtures("ffmpeg_installed")  # conftest.require_service: fails in CI, else skips
 def test_http_mpegts_stream_from_ffmpeg(clip):
     port = free_port()
     argv = ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-i", str(clip), "-an", "-c", "copy",
