@@ -86,3 +86,22 @@ def test_models_list_and_verify(models_dir) -> None:
 def test_models_verify_missing_named_model(tmp_path) -> None:
     result = run("models", "verify", "yunet", "--models", str(tmp_path), env={"SIGHTLINE_HOME": str(tmp_path)})
     assert result.returncode == 3
+
+
+def test_models_list_shows_task_licence_provenance_and_commercial_flag(models_dir) -> None:
+    listed = json.loads(run("models", "list", "--json").stdout)["models"]
+    by_name = {m["name"]: m for m in listed}
+    assert by_name["yunet-2023mar"]["provenance"] == "official" and by_name["yunet"]["task"] == "face_detector"
+    assert by_name["insightface-mobilefacenet"]["commercial_use"] is False
+    assert by_name["dlib-resnet-v1"]["used_by"] == ["yunet-dlib", "dlib"]
+    text = run("models", "list", env={"COLUMNS": "300"}).stdout
+    assert "provenance" in text and "opt-in" in text
+
+
+def test_docs_models_md_is_the_generated_report() -> None:
+    from pathlib import Path
+
+    report = run("models", "report")
+    assert report.returncode == 0 and report.stdout.startswith("| model | task | licence | provenance")
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "models.md").read_text()
+    assert report.stdout in docs, "docs/models.md is stale: regenerate it with `sightline models report`"

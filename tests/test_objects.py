@@ -257,3 +257,21 @@ def test_cli_rejects_unknown_class_and_backend(objects_dir) -> None:
     assert json.loads(result.stdout)["error"]["code"] == "unknown_class"
     result = run_cli("detect", str(objects_dir / "dog.jpg"), "--backend", "yolo")
     assert result.returncode == ConfigError.exit_code and "unknown object backend" in result.stderr
+
+
+def test_public_object_detector_takes_paths_bytes_and_arrays(models_dir, objects_dir) -> None:
+    from sightline import ObjectDetector as PublicObjectDetector
+
+    detector = PublicObjectDetector(models_dir=str(models_dir), classes="bus,person")
+    assert isinstance(detector, ObjectDetector) and detector.name == "nanodet" and detector.min_score == 0.3
+    path = objects_dir / "bus.jpg"
+    found = detector.detect(path)
+    assert {d.label for d in found} == {"bus", "person"}
+    from_bytes = detector.detect(path.read_bytes())
+    rgb = np.ascontiguousarray(load_image(path)[:, :, ::-1])
+    from_rgb = detector.detect(rgb, color="rgb")
+    for other in (from_bytes, from_rgb):
+        assert [d.label for d in other] == [d.label for d in found]
+        assert np.allclose([d.box for d in other], [d.box for d in found], atol=0.5)
+    with pytest.raises(ConfigError, match="unknown object backend"):
+        PublicObjectDetector("yolo", models_dir=str(models_dir))

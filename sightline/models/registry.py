@@ -9,14 +9,12 @@ detectors are all instances of these two classes (see :mod:`sightline.models.zoo
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 from sightline.errors import ConfigError, ModelError, SightlineError
 from sightline.models.catalogue import load_catalogue
 from sightline.models.spec import ModelSpec
-
-if TYPE_CHECKING:
-    from sightline.models.store import ModelStore
 
 
 class Named(Protocol):
@@ -26,6 +24,14 @@ class Named(Protocol):
 class Composed(Named, Protocol):
     @property
     def models(self) -> tuple[str, ...]: ...
+
+
+class Locator(Protocol):
+    """What ``auto`` needs of a model store (:class:`~sightline.models.store.ModelStore` is one)."""
+
+    def available(self, name: str) -> bool: ...
+
+    def search_dirs(self) -> list[Path]: ...
 
 
 T = TypeVar("T", bound=Named)
@@ -78,7 +84,7 @@ class BackendRegistry(Registry[B]):
         self._none_found = none_found
         self._hint = hint
 
-    def resolve(self, name: str, store: ModelStore) -> B:
+    def resolve(self, name: str, store: Locator) -> B:
         """The entry ``name``; for ``auto`` the first of :attr:`preference` whose model files all exist."""
         if name != "auto":
             return self.lookup(name)
