@@ -38,6 +38,14 @@ def require_service(available: bool, what: str, install: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def erasure_hooks() -> None:
+    """Erasure also cleans the event history, as after the server's and the CLI's start (sightline.jobs.hooks)."""
+    from sightline.jobs.hooks import install_erasure_hooks
+
+    install_erasure_hooks()
+
+
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     """Root of the real face photos (../shared/data/faces-small)."""

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from live_servers import free_port
 
+from sightline.events.store import EventRow
+from sightline.gallery.gallery import Gallery
 from sightline.jobs import Scheduler
+from sightline.jobs.leader import LeaderLock, leader_only
+from sightline.store.tables import AuditEntry, Subject
 
 
 def _wait(condition, timeout: float = 5.0) -> bool:
@@ -118,3 +129,105 @@ def test_run_now_returns_the_result_and_raises_errors_after_recording_them():
         scheduler.add("ok", _Counter(), every_s=1)
     with pytest.raises(ValueError, match="every_s"):
         scheduler.add("negative", _Counter(), every_s=-1)
+
+
+# -- one process per data home runs retention and checkpoints ---------------------------------------------------
+def test_only_one_holder_of_the_leader_lock_runs_the_singleton_jobs(tmp_path):
+    first, second = LeaderLock(tmp_path / "jobs.lock"), LeaderLock(tmp_path / "jobs.lock")
+    calls: list[str] = []
+    job_a = leader_only(first, lambda: calls.append("a") or "ran a")
+    job_b = leader_only(second, lambda: calls.append("b") or "ran b")
+    assert job_a() == "ran a" and job_a() == "ran a"
+    assert job_b() == {"skipped": "another server process of this data home runs this job"}
+    first.release()  # the leader went away: the other process takes over at its next run
+    assert job_b() == "ran b"
+    assert calls == ["a", "a", "b"]
+    second.release()
+
+
+# -- the real server and the real CLI ---------------------------------------------------------------------------
+def _subject_with_events(home, tmp_path) -> tuple[str, object]:
+    """A subject (no photos needed) seen once by a camera, with the unblurred snapshot of that sighting."""
+    snapshot = tmp_path / "sighting.jpg"
+    snapshot.write_bytes(b"\xff\xd8 the person, unblurred")
+    with Gallery.open(home, create_key=True) as gallery:
+        subject = gallery.create_subject(name="Day Visitor", legal_basis="contract", purpose="one-day pass",
+                                         retention_days=1, enrolled_by="pytest")
+        with gallery.sessions.begin() as session:
+            session.add(EventRow(id="seen-1", type="person_seen", camera="door", label="person", track_id=1,
+                                 start_time=datetime.now(UTC), subject_id=str(subject["id"]),
+                                 subject_name="Day Visitor", snapshot=str(snapshot), data={}))
+    return str(subject["id"]), snapshot
+
+
+def _cli_env(home) -> dict[str, str]:
+    return {**os.environ, "SIGHTLINE_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+
+
+def test_the_plain_server_erases_expired_subjects_on_its_schedule_and_audits_it(tmp_path):
+    """`sightline serve` without --cameras (what `make run` starts): no CLI call, the running server erases."""
+    home = tmp_path / "home"
+    subject_id, snapshot = _subject_with_events(home, tmp_path)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "sightline", "serve", "--home", str(home), "--port", str(port),
+                               "--retention-every", "0.02", "--log-level", "warning"],
+                              env=_cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert _wait(lambda: _answers(port) or server.poll() is not None, timeout=120), "server did not start"
+        assert server.poll() is None, server.stderr.read().decode(errors="replace")
+        with Gallery.open(home) as gallery:
+            with gallery.sessions() as session:
+                assert session.get(Subject, subject_id) is not None  # not expired yet: kept
+            with gallery.sessions.begin() as session:  # a day passes
+                session.get(Subject, subject_id).retain_until = datetime.now(UTC) - timedelta(minutes=1)
+
+            def erased() -> bool:
+                with gallery.sessions() as session:
+                    return session.get(Subject, subject_id) is None
+
+            def sweeps() -> list[dict]:
+                with gallery.sessions() as session:
+                    rows = session.query(AuditEntry).filter(AuditEntry.action == "retention_sweep")
+                    return [json.loads(row.details) for row in rows.order_by(AuditEntry.seq)]
+
+            assert _wait(erased, timeout=30), "the running server did not erase the expired subject"
+            assert _wait(lambda: any(s["erased"] == 1 for s in sweeps()), timeout=10)
+            assert _wait(lambda: len(sweeps()) >= 2, timeout=10)  # at start and on its schedule, not once
+            with gallery.sessions() as session:
+                assert session.get(EventRow, "seen-1") is None
+                rows = session.query(AuditEntry).filter(AuditEntry.subject_id == subject_id,
+                                                        AuditEntry.action == "erase").all()
+            assert not snapshot.exists()  # the erasure hook ran in the server process
+            assert len(rows) == 1 and rows[0].actor == "server-retention"
+            details = json.loads(rows[0].details)
+            assert details["reason"] == "retention_expired" and details["related"]["events"]["events_deleted"] == 1
+            assert gallery.audit.verify().ok
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_no_store_is_registered_behind_the_callers_back_and_the_cli_registers_the_event_history(tmp_path):
+    """Importing the gallery registers no erasure hook; the CLI registers the event history at its start."""
+    probe = ("import sightline.gallery.gallery, sightline.privacy.retention\n"
+             "from sightline.privacy.erasure import registered_erasure_hooks\n"
+             "print(registered_erasure_hooks())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+
+    home = tmp_path / "home"
+    subject_id, snapshot = _subject_with_events(home, tmp_path)
+    erase = subprocess.run([sys.executable, "-m", "sightline", "gallery", "erase", subject_id, "--yes", "--json",
+                            "--home", str(home)], capture_output=True, text=True, timeout=120, env=_cli_env(home))
+    assert erase.returncode == 0, erase.stderr
+    assert not snapshot.exists()
+    with Gallery.open(home) as gallery, gallery.sessions() as session:
+        assert session.get(EventRow, "seen-1") is None

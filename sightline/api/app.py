@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,10 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import sightline
 from sightline.api.deps import AppState
 from sightline.api.errors import install_error_handlers
+from sightline.api.log_redaction import install_log_redaction
 from sightline.api.metrics import API_PREFIX, MetricsMiddleware, metrics_endpoint
-from sightline.api.routes import audit, cameras, events, faces, keys, subjects, system
+from sightline.api.request_policy import RequestPolicyMiddleware
+from sightline.api.routes import audit, calibration, cameras, events, faces, keys, subjects, system
 from sightline.api.settings import ApiSettings
 from sightline.api.uploads import BodyLimitMiddleware
+from sightline.jobs.hooks import install_erasure_hooks
+from sightline.jobs.server import ServerJobs, build_server_jobs
 
 log = logging.getLogger("sightline.api")
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -62,22 +65,19 @@ class SecurityHeadersMiddleware:
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """A ready-to-serve app. Opens (creating and migrating) the data folder named by ``settings``."""
     settings = settings or ApiSettings()
+    install_erasure_hooks()  # before anything can erase a subject: erasure also cleans the event history
     state = AppState(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.load_models)
-        refresher = asyncio.create_task(_refresh_index(state)) if settings.index_refresh_s > 0 else None
-        app.state.cameras = await asyncio.to_thread(_start_cameras, state) if settings.cameras_config else None
+        jobs = await asyncio.to_thread(_server_jobs, state)  # retention, index refresh, audit checkpoints, cameras
+        app.state.jobs, app.state.cameras = jobs, jobs.cameras
+        await asyncio.to_thread(jobs.start)
         try:
             yield
         finally:
-            if app.state.cameras is not None:
-                await asyncio.to_thread(app.state.cameras.stop)
-            if refresher is not None:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+            await asyncio.to_thread(jobs.stop)
             state.close()
 
     app = FastAPI(title="Sightline", version=sightline.__version__,
@@ -86,11 +86,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.sightline = state
     app.state.metrics = state.metrics
+    app.state.jobs = None  # the server's ServerJobs while the app runs
     app.state.cameras = None  # a CameraService while the app runs with settings.cameras_config
     install_error_handlers(app)
+    install_log_redaction()  # no searched names in the access log
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (faces, subjects, audit, events, cameras, keys, system):
+    for module in (faces, subjects, audit, events, cameras, calibration, keys, system):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.probes)
@@ -99,6 +101,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if settings.serve_web:
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
 
+    app.add_middleware(RequestPolicyMiddleware)  # prohibited parameters and over-nested JSON, every route
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
@@ -118,26 +121,12 @@ def _mount_docs(app: FastAPI) -> None:
                                    swagger_favicon_url="/docs/static/favicon.png")
 
 
-async def _refresh_index(state: AppState) -> None:
-    """With several worker processes, pick up enrolments and erasures made by the others."""
-    while True:
-        await asyncio.sleep(state.settings.index_refresh_s)
-        try:
-            await asyncio.to_thread(state.gallery.refresh)
-            state.update_gallery_gauge()
-        except Exception as exc:  # keep serving; the next round retries
-            log.warning("index refresh failed: %s", exc)
-
-
-def _start_cameras(state: AppState):
-    """The camera service for ``settings.cameras_config``, started (cameras and retention scheduler)."""
-    from sightline.video.config import load_config
-    from sightline.video.service import CameraService, ServiceOptions
-
+def _server_jobs(state: AppState) -> ServerJobs:
+    """This process's jobs, from the settings (the camera config is validated here)."""
     settings = state.settings
-    config = load_config(settings.cameras_config)
-    options = ServiceOptions(retention_every_s=settings.retention_every_min * 60.0)
-    return CameraService(config, state.gallery, options=options).start()
+    return build_server_jobs(state.gallery, retention_every_s=settings.retention_every_min * 60.0,
+                             index_refresh_s=settings.index_refresh_s, after_refresh=state.update_gallery_gauge,
+                             cameras_config=settings.cameras_config)
 
 
 def create_app_from_env() -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sightline.cli import audit, config, faces, gallery, keys, models, objects, privacy, serve, video
+from sightline.jobs.hooks import install_erasure_hooks
 
 app = typer.Typer(
     name="sightline",
@@ -12,6 +13,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _start() -> None:
+    """Install what every command relies on before it runs: erasure also cleans the event history."""
+    install_erasure_hooks()
+
+
 app.add_typer(faces.app, name="faces")
 app.add_typer(models.app, name="models")
 app.add_typer(objects.app, name="objects")

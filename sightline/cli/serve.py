@@ -23,15 +23,16 @@ def serve(
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.01, help="Largest request body accepted."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     cameras: Path | None = typer.Option(None, "--cameras", help="Camera YAML config: run its cameras in the "
-                                        "background (events, live view, retention); needs --workers 1."),
-    retention_every: float = typer.Option(60.0, "--retention-every", min=0, help="With --cameras: minutes "
-                                          "between retention runs (the first runs at start; 0 turns it off)."),
+                                        "background (events, live view); needs --workers 1."),
+    retention_every: float = typer.Option(60.0, "--retention-every", min=0, help="Minutes between retention runs "
+                                          "(expired subjects erased; with --cameras also old events and snapshots); "
+                                          "the first runs at start; 0 turns it off."),
 ) -> None:
     """Start the server. A fresh data folder is initialised and, if there is no admin key yet,
     one is created and printed once."""
     import uvicorn
 
-    from sightline.api.bootstrap import ensure_admin_key
+    from sightline.api.bootstrap import announce_admin_key, ensure_admin_key
     from sightline.gallery.gallery import Gallery
 
     env = {"SIGHTLINE_BACKEND": backend, "SIGHTLINE_INDEX": index,
@@ -43,18 +44,17 @@ def serve(
     if models is not None:
         env["SIGHTLINE_MODELS"] = str(models.expanduser().resolve())
     env["SIGHTLINE_CAMERAS"] = ""  # no cameras unless --cameras names a config
+    env["SIGHTLINE_RETENTION_EVERY_MIN"] = str(retention_every)  # the server's retention job, cameras or not
     if cameras is not None:
-        env.update(_cameras_env(cameras, workers, retention_every))
+        env.update(_cameras_env(cameras, workers))
     if workers > 1:
         env.setdefault("SIGHTLINE_INDEX_REFRESH_S", os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "1"))
     os.environ.update(env)  # the worker processes build their app from these
     with handle_errors(False), Gallery.open(home, db_url, create_key=True) as gallery:
         new = ensure_admin_key(gallery, actor="sightline-serve")
         where = gallery.home
-    if new is not None:
-        console.print("[bold]Created the first admin API key[/] (shown once; store it safely):", highlight=False)
-        console.print(f"  {new.token}", highlight=False, soft_wrap=True)
-        console.print("Create more with `sightline keys create --role operator`.", highlight=False)
+    if new is not None:  # printed on a terminal only; otherwise written to a 0600 file (never into logs)
+        announce_admin_key(new, where)
     console.print(f"Sightline on http://{host}:{port}/  (data: {where}, workers: {workers}, API docs: /docs)",
                   highlight=False)
     uvicorn.run("sightline.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
@@ -62,7 +62,7 @@ def serve(
                 timeout_graceful_shutdown=3)  # open live-view streams must not hold up a shutdown
 
 
-def _cameras_env(path: Path, workers: int, retention_every: float) -> dict[str, str]:
+def _cameras_env(path: Path, workers: int) -> dict[str, str]:
     """Validate the camera config now (errors name the bad key) and pass it to the server process."""
     from sightline.errors import ConfigError
     from sightline.video.config import load_config
@@ -75,5 +75,4 @@ def _cameras_env(path: Path, workers: int, retention_every: float) -> dict[str, 
         console.print(f"[yellow]warning[/]: {warning}", highlight=False)
     names = ", ".join(config.enabled_cameras()) or "none enabled"
     console.print(f"Cameras from {path}: {names}", highlight=False)
-    return {"SIGHTLINE_CAMERAS": str(path.expanduser().resolve()),
-            "SIGHTLINE_RETENTION_EVERY_MIN": str(retention_every)}
+    return {"SIGHTLINE_CAMERAS": str(path.expanduser().resolve())}

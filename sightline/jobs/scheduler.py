@@ -83,6 +83,10 @@ class Job:
                 self.status.last_run = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
                 self.status.last_duration_s = round(time.monotonic() - started, 3)
 
+    def describe(self) -> dict[str, Any]:
+        """This job's status as plain data."""
+        return self.status.to_dict()
+
     def run_logged(self) -> None:
         """Run once, logging (not raising) an error: a failing job must not stop the schedule or the server."""
         try:
@@ -176,7 +180,7 @@ class Scheduler:
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Every job's status, by name."""
-        return {name: job.status.to_dict() for name, job in self.jobs.items()}
+        return {name: job.describe() for name, job in self.jobs.items()}
 
 
 def _jsonable(result: Any) -> Any:

@@ -3,14 +3,14 @@
 ``Gallery.erase`` calls every hook with its open session and the subject id
 before deleting the subject, so the event history (and anything added later)
 is cleaned in the same transaction; each hook returns small counts that go
-into the audit row. The event store's ``unlink_subject`` is registered here
-when that module is installed.
+into the audit row. Hooks are registered explicitly at start: the server and
+the CLI call :func:`sightline.jobs.hooks.install_erasure_hooks` (this module
+imports no other store).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -21,13 +21,17 @@ _HOOKS: dict[str, ErasureHook] = {}
 
 
 def register_erasure_hook(name: str, hook: ErasureHook) -> None:
-    """Run ``hook(session, subject_id)`` inside every subject erasure."""
+    """Run ``hook(session, subject_id)`` inside every subject erasure (registering a name again replaces it)."""
     _HOOKS[name] = hook
+
+
+def registered_erasure_hooks() -> list[str]:
+    """Names of the hooks every erasure runs now."""
+    return sorted(_HOOKS)
 
 
 def run_erasure_hooks(session: Session, subject_id: str) -> dict[str, Any]:
     """Call every hook; returns {name: counts} for the audit log (no personal data)."""
-    _register_builtin()
     results: dict[str, Any] = {}
     for name, hook in sorted(_HOOKS.items()):
         outcome = hook(session, subject_id)
@@ -43,14 +47,3 @@ def _counts(outcome: Any) -> dict[str, int]:
         return {}
     return {key: len(value) if isinstance(value, list | tuple | set) else int(value)
             for key, value in outcome.items() if isinstance(value, int | list | tuple | set)}
-
-
-def _events_hook(session: Session, subject_id: str) -> Any:
-    from sightline.events.store import unlink_subject
-
-    return unlink_subject(session, subject_id)
-
-
-def _register_builtin() -> None:
-    if "events" not in _HOOKS and importlib.util.find_spec("sightline.events.store") is not None:
-        _HOOKS["events"] = _events_hook

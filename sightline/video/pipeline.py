@@ -18,9 +18,10 @@ import numpy as np
 
 from sightline.engine import FaceEngine
 from sightline.events.models import Event, EventType, utcnow
-from sightline.events.snapshots import box_iou
+from sightline.events.sink import EventSink
+from sightline.events.snapshots import SnapshotWriter, box_iou
 from sightline.events.zones import Zone, ZoneTracker
-from sightline.privacy.redact import blur_regions
+from sightline.video.annotate import draw_frame
 from sightline.video.motion import MotionConfig, MotionGate
 from sightline.video.recognition import FaceTrackRecognizer, FaceTrackState, Recognizer, assign_to_person
 from sightline.video.scenecut import SceneCutDetector
@@ -28,7 +29,7 @@ from sightline.video.sources import Frame
 from sightline.video.tracker import ByteTracker, Track, TrackerConfig
 from sightline.vision.faces.quality import assess_quality
 from sightline.vision.faces.types import Face
-from sightline.vision.objects.types import Detection
+from sightline.vision.objects.types import Detection, ObjectDetector
 
 Box = tuple[float, float, float, float]
 STAGES = ("decode", "motion", "detect", "track", "face", "identify", "events")
@@ -82,9 +83,8 @@ class FrameResult:
 
     def annotated(self, *, blur_unknown_faces: bool = True) -> np.ndarray:
         """The frame with boxes, track ids and names drawn; faces of people not enrolled blurred."""
-        from sightline.video.annotate import draw_frame
-
-        return draw_frame(self, blur_unknown_faces=blur_unknown_faces)
+        return draw_frame(self.frame.image_bgr, detections=self.detections, tracks=self.tracks, faces=self.faces,
+                          face_names=self.face_names, blur_unknown_faces=blur_unknown_faces)
 
 
 @dataclass
@@ -100,8 +100,9 @@ class _BestView:
 class CameraPipeline:
     """Processes one camera's frames into tracks and events."""
 
-    def __init__(self, settings: PipelineSettings, *, object_detector, face_engine: FaceEngine | None = None,
-                 recognizer: Recognizer | None = None, sink=None, snapshots=None,
+    def __init__(self, settings: PipelineSettings, *, object_detector: ObjectDetector,
+                 face_engine: FaceEngine | None = None, recognizer: Recognizer | None = None,
+                 sink: EventSink | None = None, snapshots: SnapshotWriter | None = None,
                  zones: list[Zone] | None = None) -> None:
         self.settings = settings
         self.detector = object_detector
@@ -300,12 +301,6 @@ class CameraPipeline:
         self.event_counts[event.type.value] += 1
         if self.sink is not None:
             self.sink.emit(event)
-
-
-def blur_unknown(image: np.ndarray, faces: list[Face], face_names: dict[int, str]) -> np.ndarray:
-    """``image`` with every face that is not a named enrolled match blurred."""
-    unknown = [f.box for i, f in enumerate(faces) if i not in face_names]
-    return blur_regions(image, unknown) if unknown else image
 
 
 def _rounded(box: Box) -> list[float]:

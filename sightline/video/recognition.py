@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sightline.video.ports import VideoGallery
 from sightline.video.tracker import ByteTracker, Track, TrackerConfig
 from sightline.vision.faces.types import Face
 
@@ -201,7 +202,7 @@ def assign_to_person(face_box: tuple[float, float, float, float], person_tracks:
 class GalleryRecognizer:
     """Adapts :class:`sightline.gallery.gallery.Gallery` to the :class:`Recognizer` protocol."""
 
-    def __init__(self, gallery, *, actor: str = "pipeline") -> None:
+    def __init__(self, gallery: VideoGallery, *, actor: str = "pipeline") -> None:
         self.gallery = gallery
         self.actor = actor
 

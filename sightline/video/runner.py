@@ -9,15 +9,16 @@ from sightline.engine import FaceEngine
 from sightline.events.sink import EventSink
 from sightline.events.snapshots import SnapshotWriter
 from sightline.events.zones import Zone
+from sightline.models.zoo import build_object_detector
 from sightline.video.config import CameraConfig
 from sightline.video.motion import MotionConfig
 from sightline.video.pipeline import CameraPipeline, FrameResult, PipelineSettings
+from sightline.video.ports import VideoGallery
 from sightline.video.recognition import GalleryRecognizer
 from sightline.video.sources import Frame
-from sightline.vision.objects.factory import build_object_detector
 
 
-def build_pipeline(camera: str, *, gallery=None, face_engine: FaceEngine | None = None,
+def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_engine: FaceEngine | None = None,
                    classes: Iterable[str] = ("person",), min_score: float = 0.4, detector: str = "auto",
                    motion: MotionConfig | None = None, face_recognition: bool = True,
                    identify_every_n_frames: int = 3, blur_unknown_faces: bool = True,
@@ -40,9 +41,9 @@ def build_pipeline(camera: str, *, gallery=None, face_engine: FaceEngine | None 
                           sink=sink, snapshots=snapshots, zones=zones)
 
 
-def pipeline_from_config(name: str, camera: CameraConfig, *, gallery=None, snapshot_dir: str | Path | None = None,
-                         blur_unknown_faces: bool = True, sink: EventSink | None = None,
-                         frame_size: tuple[int, int] | None = None) -> CameraPipeline:
+def pipeline_from_config(name: str, camera: CameraConfig, *, gallery: VideoGallery | None = None,
+                         snapshot_dir: str | Path | None = None, blur_unknown_faces: bool = True,
+                         sink: EventSink | None = None, frame_size: tuple[int, int] | None = None) -> CameraPipeline:
     """A pipeline for camera ``name`` of a validated YAML config (zones need the frame size)."""
     zones = []
     if camera.zones and frame_size is not None:

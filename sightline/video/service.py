@@ -1,312 +1,67 @@
-"""Run the configured cameras inside the server: one worker thread per camera, plus a retention scheduler.
+"""Run the configured cameras inside the server: one :class:`~sightline.video.worker.CameraWorker` thread each.
 
-:class:`CameraService` takes a validated :class:`~sightline.video.config.SightlineConfig` and the
-server's :class:`~sightline.gallery.gallery.Gallery`. Each enabled camera gets a
-:class:`CameraWorker` thread that reads frames (a file once, a live stream through
-:class:`~sightline.video.reconnect.ReconnectingSource`), runs the camera pipeline and sends its
-events to one shared :class:`~sightline.events.sink.EventSink` (database, MQTT, webhooks).
-A camera that raises is logged, marked ``failed`` and restarted with backoff; the others keep
-running. The latest frame of each camera is kept for the live view and encoded on demand, with
-every face that is not a named enrolled match blurred (by default).
+:class:`CameraService` takes a validated :class:`~sightline.video.config.SightlineConfig` and the server's
+gallery (anything that is a :class:`~sightline.video.ports.VideoGallery`). Every enabled camera gets a worker;
+all send their events to one shared :class:`~sightline.events.sink.EventSink` (database, MQTT, webhooks). A
+camera that raises is restarted with backoff while the others keep running. The service schedules nothing
+else: retention is one of the server's jobs (:mod:`sightline.jobs`), which hands the service its retention job
+so the cameras API can show its last run.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
-
-import cv2
+from typing import Any, Protocol
 
 from sightline.errors import ConfigError
 from sightline.events.sink import EventSink
-from sightline.events.snapshots import purge_snapshot_files
-from sightline.events.store import apply_retention
-from sightline.privacy.redact import blur_regions
-from sightline.privacy.retention import sweep
-from sightline.video.config import CameraConfig, SightlineConfig, redact_url
-from sightline.video.pipeline import CameraPipeline, FrameResult
-from sightline.video.reconnect import Backoff, ReconnectingSource, StatusEvent, StreamStatus
-from sightline.video.runner import pipeline_from_config, run
-from sightline.video.sources import Frame, FrameSource
-from sightline.vision.objects.labels import COCO_LABELS
+from sightline.video.config import SightlineConfig
+from sightline.video.ports import VideoGallery
+from sightline.video.worker import CameraStatus, CameraWorker, ServiceOptions
+
+__all__ = ["CameraService", "CameraStatus", "CameraWorker", "RetentionTask", "ServiceOptions", "snapshot_dir_for"]
 
 log = logging.getLogger(__name__)
 
-FPS_WINDOW = 30  # frames over which the achieved rate is measured
-JPEG_QUALITY = 80
 
+class RetentionTask(Protocol):
+    """The server's retention job, as the camera service shows and triggers it."""
 
-class CameraStatus(StrEnum):
-    """Life cycle of one camera worker."""
+    def run(self) -> Any:
+        """Run once now and return the report."""
+        ...
 
-    STARTING = "starting"
-    CONNECTING = "connecting"
-    RUNNING = "running"
-    RECONNECTING = "reconnecting"
-    RESTARTING = "restarting"  # the worker raised and waits for its backoff before starting again
-    FINISHED = "finished"  # a file camera reached the end of its file
-    FAILED = "failed"  # gave up (a file camera failed too often, or a stream's retries ran out)
-    STOPPED = "stopped"
-
-
-_STREAM_TO_CAMERA = {StreamStatus.CONNECTING: CameraStatus.CONNECTING, StreamStatus.CONNECTED: CameraStatus.RUNNING,
-                     StreamStatus.RECONNECTING: CameraStatus.RECONNECTING, StreamStatus.FAILED: CameraStatus.FAILED}
-
-
-@dataclass(frozen=True)
-class ServiceOptions:
-    """Timings of the service; the defaults suit production, tests shorten them."""
-
-    restart_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=1.0, factor=2.0, max_s=60.0))
-    max_file_restarts: int = 3  # a file camera that keeps failing is left failed after this many restarts
-    stream_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.5, factor=2.0, max_s=30.0))
-    stream_timeout_s: float = 5.0
-    retention_every_s: float = 3600.0  # 0 disables the retention scheduler
-    actor: str = "camera-service"
-
-
-class CameraWorker:
-    """One camera: its thread, its pipeline and what it reports."""
-
-    def __init__(self, name: str, config: CameraConfig, service: CameraService) -> None:
-        self.name, self.config, self.service = name, config, service
-        self.status = CameraStatus.STARTING
-        self.last_error: str | None = None
-        self.restarts = 0
-        self.frames = 0
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self.last_frame_at: float | None = None
-        self.frame_size: tuple[int, int] | None = None
-        self.event_counts: Counter[str] = Counter()
-        self.stats: dict[str, Any] = {}
-        self._times: deque[float] = deque(maxlen=FPS_WINDOW)
-        self._run_started: float | None = None
-        self._run_frames = 0
-        self._lock = threading.Lock()
-        self._latest: FrameResult | None = None
-        self._seq = 0
-        self._jpeg: tuple[int, bytes] | None = None
-        self._render_lock = threading.Lock()
-        self._stop = service.stopping
-        self._live: ReconnectingSource | None = None
-        self.thread = threading.Thread(target=self._main, name=f"sightline-camera-{name}", daemon=True)
-
-    # -- thread -------------------------------------------------------------------------------
-    def _main(self) -> None:
-        self.started_at = time.time()
-        while not self._stop.is_set():
-            try:
-                self._run_once()
-            except Exception as exc:  # isolate: log, mark failed, restart with backoff
-                log.exception("camera %s failed", self.name)
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                self.restarts += 1
-                if self.config.source_kind == "file" and self.restarts > self.service.options.max_file_restarts:
-                    self._set(CameraStatus.FAILED)
-                    return
-                self._set(CameraStatus.RESTARTING)
-                self._stop.wait(self.service.options.restart_backoff.delay(self.restarts))
-                continue
-            if self._stop.is_set():
-                break
-            if self.config.source_kind == "file":
-                self.finished_at = time.time()
-                self._set(CameraStatus.FINISHED)
-                return
-            if self.status is CameraStatus.FAILED:  # a stream with bounded retries gave up
-                return
-            self._stop.wait(1.0)  # a live source ended without being stopped: open it again
-        self._set(CameraStatus.STOPPED)
-
-    def _set(self, status: CameraStatus) -> None:
-        if status is not self.status:
-            log.info("camera %s: %s%s", self.name, status.value, f" ({self.last_error})" if self.last_error and
-                     status in (CameraStatus.FAILED, CameraStatus.RESTARTING, CameraStatus.RECONNECTING) else "")
-        self.status = status
-
-    def _frames(self) -> Iterator[Frame]:
-        options = self.service.options
-        if self.config.source_kind == "file":
-            self._set(CameraStatus.CONNECTING)
-            return iter(FrameSource(self.config.file_path, fps=self.config.fps, stop_event=self._stop))
-        self._live = ReconnectingSource(self.config.url, fps=self.config.fps, timeout_s=options.stream_timeout_s,
-                                        backoff=options.stream_backoff, on_status=self._on_stream_status)
-        if self._stop.is_set():
-            self._live.stop()
-        return iter(self._live)
-
-    def _on_stream_status(self, change: StatusEvent) -> None:
-        if change.error:
-            self.last_error = change.error
-        if change.status in _STREAM_TO_CAMERA:
-            self._set(_STREAM_TO_CAMERA[change.status])
-
-    def _run_once(self) -> None:
-        frames = self._frames()
-        first = next(frames, None)
-        if first is None:
-            return
-        height, width = first.image_bgr.shape[:2]
-        self.frame_size = (width, height)
-        pipeline = pipeline_from_config(self.name, self.config, gallery=self.service.gallery,
-                                        snapshot_dir=self.service.snapshot_dir,
-                                        blur_unknown_faces=self.service.config.privacy.blur_unknown_faces,
-                                        sink=self.service.sink, frame_size=(width, height))
-        self._run_started, self._run_frames = time.monotonic(), 0
-        self._set(CameraStatus.RUNNING)
-        try:
-            run(pipeline, itertools.chain([first], frames), lambda result: self._after(pipeline, result))
-        finally:
-            with self._lock:  # the closing events emitted by pipeline.finish()
-                self.event_counts.update(event.type.value for event in pipeline.events)
-                pipeline.events.clear()
-            self._publish_counts({})
-            self._live = None
-
-    def _after(self, pipeline: CameraPipeline, result: FrameResult) -> None:
-        now = time.monotonic()
-        labels = Counter(COCO_LABELS[t.class_id] for t in result.tracks if t.det_index is not None)
-        self._publish_counts(labels)
-        with self._lock:
-            self.frames += 1
-            self._run_frames += 1
-            self._times.append(now)
-            self.last_frame_at = time.time()
-            self.event_counts.update(event.type.value for event in result.events)
-            pipeline.events.clear()  # counted above; a camera that runs for weeks must not grow a list
-            self.stats = pipeline.stats()
-            self._latest = result
-            self._seq += 1
-
-    def _publish_counts(self, counts: Counter[str] | dict[str, int]) -> None:
-        wanted = {label: counts.get(label, 0) for label in self.config.classes}
-        try:
-            self.service.sink.publish_counts(self.name, wanted)
-        except Exception:  # an output problem must not stop the camera
-            log.exception("camera %s: publishing counts failed", self.name)
-
-    # -- control ------------------------------------------------------------------------------
-    def start(self) -> None:
-        self.thread.start()
-
-    def request_stop(self) -> None:
-        live = self._live
-        if live is not None:
-            live.stop()
-
-    # -- reporting ----------------------------------------------------------------------------
-    @property
-    def frame_seq(self) -> int:
-        """Increases with every processed frame (0: none yet)."""
-        return self._seq
-
-    def fps(self) -> float:
-        """Frames processed per second over the last few frames (0 while idle or before two frames)."""
-        with self._lock:
-            times = list(self._times)
-        if len(times) < 2 or (self.status is not CameraStatus.RUNNING):
-            return 0.0
-        return (len(times) - 1) / max(times[-1] - times[0], 1e-6)
-
-    def fps_average(self) -> float:
-        """Frames processed per second over the current (or last) run of this camera."""
-        with self._lock:
-            if self._run_started is None or self._run_frames < 2 or not self._times:
-                return 0.0
-            return (self._run_frames - 1) / max(self._times[-1] - self._run_started, 1e-6)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Status for the API: state, last error, rates, frames, motion-skipped fraction, stage times."""
-        with self._lock:
-            stats = dict(self.stats)
-            counts = dict(self.event_counts)
-        return {
-            "name": self.name, "kind": self.config.source_kind, "url": redact_url(self.config.url),
-            "status": self.status.value, "last_error": self.last_error, "restarts": self.restarts,
-            "frames": self.frames, "fps_target": self.config.fps, "fps": round(self.fps(), 2),
-            "fps_average": round(self.fps_average(), 2),
-            "skipped_fraction": stats.get("skipped_fraction", 0.0),
-            "stage_ms_per_frame": stats.get("stage_ms_per_frame", {}), "events": counts,
-            "frame_size": list(self.frame_size) if self.frame_size else None,
-            "face_recognition": self.config.face_recognition.enabled,
-            "started_at": _iso(self.started_at), "last_frame_at": _iso(self.last_frame_at),
-            "finished_at": _iso(self.finished_at), "has_frame": self._latest is not None,
-        }
-
-    def latest_jpeg(self) -> tuple[int, bytes] | None:
-        """(frame sequence number, JPEG) of the latest processed frame, annotated; None before the first.
-
-        Faces that are not a named enrolled match are blurred (unless the config's privacy section turns
-        that off). On frames where the pipeline did not look for faces (still frames, no person tracked)
-        the faces are found here, so an unknown face never appears in the live view in the clear.
-        """
-        with self._render_lock:
-            with self._lock:
-                result, seq, cached = self._latest, self._seq, self._jpeg
-            if result is None:
-                return None
-            if cached is not None and cached[0] == seq:
-                return cached
-            blur = self.service.config.privacy.blur_unknown_faces
-            image = result.annotated(blur_unknown_faces=blur)
-            if blur and not result.faces and self.service.gallery is not None:
-                boxes = [f.box for f in self.service.gallery.faces.detect_array(result.frame.image_bgr, embed=False)]
-                if boxes:
-                    image = blur_regions(image, boxes)
-            ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            if not ok:
-                return None
-            self._jpeg = (seq, encoded.tobytes())
-            return self._jpeg
-
-
-@dataclass
-class RetentionReport:
-    """What one retention run did."""
-
-    at: str
-    subjects_erased: int = 0
-    events: dict[str, int] = field(default_factory=dict)
-    orphan_snapshots_deleted: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def describe(self) -> dict[str, Any]:
+        """Runs so far, the last run's time, result and error."""
+        ...
 
 
 class CameraService:
-    """All cameras of one config, their shared event sink, and the retention scheduler."""
+    """All cameras of one config and their shared event sink."""
 
-    def __init__(self, config: SightlineConfig, gallery: Any, *, options: ServiceOptions | None = None,
-                 mqtt: Any = None, webhooks: Any = None) -> None:
+    def __init__(self, config: SightlineConfig, gallery: VideoGallery, *, options: ServiceOptions | None = None,
+                 mqtt: Any = None, webhooks: Any = None, retention: RetentionTask | None = None) -> None:
         self.config = config
         self.gallery = gallery
         self.options = options or ServiceOptions()
         self.stopping = threading.Event()
-        self.snapshot_dir = _snapshot_dir(config, gallery)
+        self.snapshot_dir = snapshot_dir_for(config, Path(gallery.home))
         if config.storage.db_url:
             log.warning("storage.db_url in the camera config is ignored by the server: events go to the "
                         "server's own database")
         self._mqtt, self._webhooks = mqtt, webhooks
         self.sink: EventSink = EventSink(gallery.sessions)
         self.workers: dict[str, CameraWorker] = {}
-        self.retention: dict[str, Any] = {"every_s": self.options.retention_every_s, "last_run": None,
-                                          "last_report": None, "last_error": None, "runs": 0}
-        self._retention_thread: threading.Thread | None = None
+        self._retention = retention
         self._started = False
         self.viewers = 0  # live-view streams open now
         self._viewers_lock = threading.Lock()
 
     def start(self) -> CameraService:
-        """Start the outputs, one thread per enabled camera and the retention scheduler; returns at once."""
+        """Start the outputs and one thread per enabled camera; returns at once."""
         if self._started:
             return self
         self._started = True
@@ -324,22 +79,16 @@ class CameraService:
             worker = CameraWorker(name, camera, self)
             self.workers[name] = worker
             worker.start()
-        if self.options.retention_every_s > 0:
-            self._retention_thread = threading.Thread(target=self._retention_loop, name="sightline-retention",
-                                                      daemon=True)
-            self._retention_thread.start()
         log.info("camera service: %d camera(s) started", len(self.workers))
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop every camera and the scheduler, close the outputs; returns within about ``timeout`` seconds."""
+        """Stop every camera and close the outputs; returns within about ``timeout`` seconds."""
         self.stopping.set()
         for worker in self.workers.values():
             worker.request_stop()
         deadline = time.monotonic() + timeout
         threads = [w.thread for w in self.workers.values()]
-        if self._retention_thread is not None:
-            threads.append(self._retention_thread)
         for thread in threads:
             if thread.is_alive():
                 thread.join(max(0.0, deadline - time.monotonic()))
@@ -357,7 +106,7 @@ class CameraService:
         return worker
 
     def status(self) -> dict[str, Any]:
-        """Every camera's status, the sink's counters and the retention scheduler's last run."""
+        """Every camera's status, the sink's counters and the retention job's last run."""
         return {"cameras": [w.to_dict() for w in self.workers.values()], "events": self.sink.stats(),
                 "retention": dict(self.retention), "viewers": self.viewers,
                 "disabled": sorted(set(self.config.cameras) - set(self.workers))}
@@ -370,46 +119,27 @@ class CameraService:
         with self._viewers_lock:
             self.viewers -= 1
 
-    # -- retention ----------------------------------------------------------------------------
-    def _retention_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.retention_tick()
-            except Exception as exc:  # keep the schedule; the next run retries
-                log.exception("retention run failed")
-                self.retention["last_error"] = f"{type(exc).__name__}: {exc}"
-            self.stopping.wait(self.options.retention_every_s)
+    # -- retention (a server job; shown here) -----------------------------------------------------
+    @property
+    def retention(self) -> dict[str, Any]:
+        """The retention job's schedule and last run (``runs`` 0 when the server schedules none)."""
+        if self._retention is None:
+            return {"every_s": 0.0, "last_run": None, "last_report": None, "last_error": None, "runs": 0}
+        job = self._retention.describe()
+        return {"every_s": job["every_s"], "last_run": job["last_run"], "last_report": job["last_result"],
+                "last_error": job["last_error"], "runs": job["runs"]}
 
-    def retention_tick(self) -> RetentionReport:
-        """One retention run: erase subjects past their retention date (the gallery sweep, audited), delete
-        events and snapshots older than the config's retention (audited here), and stray snapshot files."""
-        actor = self.options.actor
-        swept = sweep(self.gallery, actor=actor)
-        days = self.config.retention
-        with self.gallery.sessions.begin() as session:
-            removed = apply_retention(session, days.event_days, days.snapshot_days)
-            self.gallery.audit.append(session, actor=actor, action="events.retention",
-                                      details={**removed.to_dict(), "event_days": days.event_days,
-                                               "snapshot_days": days.snapshot_days})
-        orphans = purge_snapshot_files(self.snapshot_dir, days.snapshot_days)
-        report = RetentionReport(at=swept.now, subjects_erased=len(swept.erased), events=removed.to_dict(),
-                                 orphan_snapshots_deleted=orphans)
-        self.retention.update(last_run=report.at, last_report=report.to_dict(), last_error=None,
-                              runs=self.retention["runs"] + 1)
-        return report
+    def retention_tick(self) -> Any:
+        """Run the server's retention job now (expired subjects, old events and snapshots) and return its report."""
+        if self._retention is None:
+            raise ConfigError("no retention job: the cameras run outside the server's jobs",
+                              code="retention_not_scheduled")
+        return self._retention.run()
 
 
-def _snapshot_dir(config: SightlineConfig, gallery: Any) -> Path:
-    """``storage.snapshots`` if set, else ``storage.root/snapshots`` if ``root`` is set, else the server's home."""
+def snapshot_dir_for(config: SightlineConfig, home: Path) -> Path:
+    """``storage.snapshots`` if set, else ``storage.root/snapshots`` if ``root`` is set, else ``home/snapshots``."""
     storage = config.storage
     if storage.snapshots is not None or "root" in storage.model_fields_set:
         return storage.snapshot_dir
-    return Path(gallery.home) / "snapshots"
-
-
-def _iso(stamp: float | None) -> str | None:
-    if stamp is None:
-        return None
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return home / "snapshots"

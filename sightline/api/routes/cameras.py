@@ -23,7 +23,8 @@ from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
 from sightline.video.config import NAME_PATTERN
-from sightline.video.service import CameraService, CameraWorker
+from sightline.video.service import CameraService
+from sightline.video.worker import CameraWorker
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
