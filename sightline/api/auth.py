@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from fastapi import Depends, Request, Security
@@ -51,3 +52,26 @@ def _route_of(request: Request) -> str:
 Viewer = Depends(require(Role.VIEWER))
 Operator = Depends(require(Role.OPERATOR))
 Admin = Depends(require(Role.ADMIN))
+
+
+def authorize_metrics(request: Request) -> None:
+    """``/metrics`` needs an admin key or the dedicated scrape token (``SIGHTLINE_METRICS_TOKEN``), unless
+    the operator opened it with ``SIGHTLINE_METRICS=open``."""
+    state = request.app.state.sightline
+    settings = state.settings
+    if settings.metrics_access == "open":
+        return
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    token = credentials.strip() if scheme.lower() == "bearer" else None
+    token = token or request.headers.get("x-api-key") or None
+    if token is None:
+        raise ApiError(401, "unauthorized", "/metrics needs an admin API key or SIGHTLINE_METRICS_TOKEN "
+                                            "(or SIGHTLINE_METRICS=open)")
+    if settings.metrics_token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
+        return
+    key = state.keys.authenticate(token)
+    if key is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    if not Role(key.role).allows(Role.ADMIN):
+        raise ApiError(403, "forbidden", f"/metrics needs the admin role (or the metrics token); your key is "
+                                         f"{key.role}")

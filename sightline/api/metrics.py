@@ -89,5 +89,8 @@ class MetricsMiddleware:
 
 
 def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics`` in the Prometheus text format."""
+    """``GET /metrics`` in the Prometheus text format (admin key or scrape token unless opened)."""
+    from sightline.api.auth import authorize_metrics  # auth imports this module
+
+    authorize_metrics(request)
     return request.app.state.metrics.render()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sightline.config import default_data_dir
+from sightline.errors import ConfigError
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MiB per request body
 
@@ -34,7 +35,15 @@ class ApiSettings:
                                         if os.environ.get("SIGHTLINE_CAMERAS") else None)
     retention_every_min: float = field(default_factory=lambda: float(os.environ.get("SIGHTLINE_RETENTION_EVERY_MIN",
                                                                                     "60")))
+    # /metrics: "key" (an admin API key or SIGHTLINE_METRICS_TOKEN; the default) or "open" (no key, opt-in)
+    metrics_access: str = field(default_factory=lambda: os.environ.get("SIGHTLINE_METRICS", "key").strip().lower())
+    metrics_token: str | None = field(default_factory=lambda: os.environ.get("SIGHTLINE_METRICS_TOKEN") or None,
+                                      repr=False)
     serve_web: bool = True
+
+    def __post_init__(self) -> None:
+        if self.metrics_access not in ("key", "open"):
+            raise ConfigError(f"SIGHTLINE_METRICS must be 'key' or 'open', not {self.metrics_access!r}")
 
     def public_dict(self) -> dict[str, object]:
         """Settings safe to show an admin (no secrets live here)."""
@@ -43,7 +52,8 @@ class ApiSettings:
                 "inference_threads": self.inference_threads, "index_kind": self.index_kind,
                 "index_refresh_s": self.index_refresh_s,
                 "cameras_config": str(self.cameras_config) if self.cameras_config else None,
-                "retention_every_min": self.retention_every_min}
+                "retention_every_min": self.retention_every_min, "metrics_access": self.metrics_access,
+                "metrics_token_set": self.metrics_token is not None}
 
 
 def _redact_url(url: str) -> str:

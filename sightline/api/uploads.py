@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,8 @@ from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError
+from sightline.api.request_policy import BadBody, parse_json_body
+from sightline.privacy.policy import check_request_params
 
 MAX_FILES = 16
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -130,14 +131,20 @@ class Upload:
 
 
 async def read_upload(request: Request, file_fields: tuple[str, ...]) -> Upload:
-    """Parse a multipart or JSON-base64 body; ``file_fields`` names the fields that hold images."""
+    """Parse a multipart or JSON-base64 body; ``file_fields`` names the fields that hold images.
+
+    The other fields pass the prohibited-use policy (``attributes=age`` is a 403 ``prohibited_use``).
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return await _from_multipart(request, file_fields)
-    if content_type == "application/json" or content_type.endswith("+json"):
-        return await _from_json(request, file_fields)
-    raise ApiError(415, "unsupported_media_type",
-                   "send multipart/form-data (file fields) or application/json (base64 images)")
+        upload = await _from_multipart(request, file_fields)
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        upload = await _from_json(request, file_fields)
+    else:
+        raise ApiError(415, "unsupported_media_type",
+                       "send multipart/form-data (file fields) or application/json (base64 images)")
+    check_request_params(upload.fields.items())
+    return upload
 
 
 async def _from_multipart(request: Request, file_fields: tuple[str, ...]) -> Upload:
@@ -166,7 +173,9 @@ async def _from_multipart(request: Request, file_fields: tuple[str, ...]) -> Upl
 async def _from_json(request: Request, file_fields: tuple[str, ...]) -> Upload:
     raw = await request.body()
     try:
-        payload = json.loads(raw)
+        payload = parse_json_body(raw)
+    except BadBody as exc:
+        raise ApiError(400, "bad_json", str(exc)) from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "bad_json", "request body is not valid JSON") from None
     if not isinstance(payload, dict):

@@ -103,3 +103,20 @@ def drop_key(raw: Any, path: tuple[str, ...]) -> None:
         node = node[int(key)] if isinstance(node, list) else node[key]
     if isinstance(node, dict):
         node.pop(path[-1], None)
+
+
+def check_request_params(params: Iterable[tuple[str, Any]]) -> None:
+    """Raise :class:`ProhibitedUseError` when request parameters (query string, form or JSON fields) ask for
+    demographic inference or for linking unknown people: the rule of :func:`check_config_document`.
+
+    ``attributes=age``, ``attributes=box,gender``, ``attributes[]=race``, ``estimate_age=1`` and
+    ``reid_unknown=true`` are refused; a switched-off key (``age=false``) is ignored, as in config files.
+    """
+    document: dict[str, Any] = {}
+    for key, value in params:
+        name = str(key).strip()
+        name = name[:-2] if name.endswith("[]") else name
+        values = value.split(",") if isinstance(value, str) else [value]
+        document.setdefault(name, []).extend(values)
+    for name, values in document.items():
+        check_config_document({name: values[0] if len(values) == 1 else values})
