@@ -27,6 +27,7 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgr
 # a synthetic camera (test pattern) so the camera-capture path runs headless
 FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 ADMIN_TOKEN = re.compile(r"(sl_[0-9a-f]{12}_[A-Za-z0-9_-]+)")
+KEY_FILE = re.compile(r"admin API key in (\S*bootstrap-admin-key)")
 
 
 def start_serve(home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
@@ -40,12 +41,16 @@ def start_serve(home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
 
 
 def read_admin_token(process: subprocess.Popen, deadline: float) -> str:
-    """The bootstrap admin key a first `sightline serve` prints once."""
+    """The bootstrap admin key of a first `sightline serve`: printed on a terminal, else in the 0600 file
+    whose path it prints (its stdout is a pipe here)."""
     while time.monotonic() < deadline:
-        match = ADMIN_TOKEN.search(process.stdout.readline())
+        line = process.stdout.readline()
+        match = ADMIN_TOKEN.search(line) or KEY_FILE.search(line)
+        if match and match.re is KEY_FILE:
+            return Path(match.group(1)).read_text().strip()
         if match:
             return match.group(1)
-    raise AssertionError("sightline serve printed no admin key")
+    raise AssertionError("sightline serve announced no admin key")
 
 
 def wait_ready(process: subprocess.Popen, base: str, deadline: float) -> None:
