@@ -6,7 +6,7 @@ export SIGHTLINE_MODELS ?= $(SHARED)/models
 export SIGHTLINE_DATA ?= $(SHARED)/data
 SAMPLES := $(SIGHTLINE_DATA)/faces-small
 
-.PHONY: install run demo test lint system-deps bench
+.PHONY: install run demo test lint system-deps bench bench-install
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	touch $@
+
+bench-install: $(VENV)/.bench-installed
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -36,13 +42,15 @@ lint: install
 test: install system-deps lint
 	$(PY) -m pytest -q
 
-bench: install
+# Every benchmark, each printing a markdown table; bench/README.md says which data each figure comes from.
+bench: bench-install
 	$(PY) bench/calibrate.py
 	$(PY) bench/speed.py
 	$(PY) bench/lfw.py
 	$(PY) bench/identify_accuracy.py
 	$(PY) bench/search.py
 	$(PY) bench/objects_speed.py
+	$(PY) bench/coco.py
 	$(PY) bench/video_speed.py
 	$(PY) bench/pipeline_speed.py --threads 1
 	$(PY) bench/api_load.py

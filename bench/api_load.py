@@ -180,15 +180,19 @@ def main() -> None:
         fill = build_gallery(home, args.gallery, args.backend)
         build_s = time.perf_counter() - started
         with Gallery.open(home) as gallery:
-            token = KeyStore(gallery.sessions).create("bench", "operator", created_by="bench").token
+            keys = KeyStore(gallery.sessions)
+            token = keys.create("bench", "operator", created_by="bench").token
+            admin = keys.create("bench-admin", "admin", created_by="bench").token  # only to read the server's settings
         examples = faces_small_dir() / "examples"
         probes = [(Path(p).name, (examples / p).read_bytes()) for p in PROBES]
         port = free_port()
         server = start_server(home, port, args.workers, args.backend)
         try:
             base = f"http://127.0.0.1:{port}"
-            info = httpx.get(f"{base}/api/v1/config", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-            threads = os.environ.get("SIGHTLINE_INFERENCE_THREADS") or str(max(1, min(4, os.cpu_count() or 1)))
+            info = httpx.get(f"{base}/api/v1/config", headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+            info.raise_for_status()
+            settings = info.json()["settings"]  # what the server itself runs with, not a recomputation
+            threads, index_kind = int(settings["inference_threads"]), settings["index_kind"]
             rows = [asyncio.run(run_level(base, token, probes, n, args.duration, args.requests, args.warmup))
                     for n in levels]
             metrics = httpx.get(f"{base}/metrics", timeout=10).text
@@ -198,15 +202,16 @@ def main() -> None:
             server.wait(timeout=60)
     header = {"gallery_templates": fill["real"] + fill["synthetic"], "real_templates": fill["real"],
               "indexed_by_server": float(indexed.group(1)) if indexed else None, "embedding_dim": fill["dim"],
-              "server_workers": args.workers, "inference_threads_per_worker": int(threads),
-              "build_seconds": round(build_s, 1), "config_status": info.status_code, "machine": machine_summary(),
+              "server_workers": args.workers, "inference_threads_per_worker": threads, "index_kind": index_kind,
+              "build_seconds": round(build_s, 1), "machine": machine_summary(),
               "server_stage_mean_ms": stage_means(metrics)}
     if args.json:
         print(json.dumps({**header, "levels": rows}, indent=2))
         return
     print(f"POST /api/v1/faces/identify, gallery {header['gallery_templates']} templates "
-          f"({fill['real']} real + {fill['synthetic']} synthetic, {fill['dim']}-D, exact index), "
-          f"server: `sightline serve --workers {args.workers}` ({threads} inference threads per worker), "
+          f"({fill['real']} real + {fill['synthetic']} synthetic, {fill['dim']}-D, {index_kind} index), "
+          f"server: `sightline serve --workers {args.workers}` ({threads} inference threads per worker, "
+          f"from its /api/v1/config), "
           f"loopback, probes: {len(probes)} real photos (626x1200 to 1548x1024)")
     print(f"machine: {header['machine']}")
     print("server-side mean per stage (ms): " + ", ".join(f"{k} {v}" for k, v in

@@ -1,4 +1,4 @@
-"""Latency of each object and face detector on the sample photos, plus object recall on them.
+"""Latency of each object and face detector on the sample photos, plus a label count on them.
 
     python bench/objects_speed.py [--runs 20] [--warmup 3] [--threads N] [--objects nanodet,centernet]
                                   [--faces yunet-dlib,dlib] [--json]
@@ -10,7 +10,8 @@ processes hits every detector alike, reported as p50/p95 in milliseconds. Object
 ``objects-small/*.jpg``; the face detectors (YuNet and dlib HOG, through
 ``FaceEngine(backend).detector``) on a few ``faces-small`` photos.
 
-Recall: on each objects-small photo, the objects a person sees in it
+Labels found (not an accuracy figure: boxes are not checked; bench/coco.py
+measures mAP on COCO images): on each objects-small photo, the objects a person sees in it
 (bus.jpg: a bus and four people, one cut by the left edge; zidane.jpg: two
 people; person.jpg: a person, a dog and a horse; dog.jpg: a dog, a bicycle and
 a pick-up that COCO calls car or truck) are matched by label and count against
@@ -145,7 +146,8 @@ def main() -> None:
     print(markdown_table(("detector", "image", "size", "found", "p50 ms", "p95 ms"),
                          [(r.detector, r.image, r.size, r.found, r.p50_ms, r.p95_ms) for r in rows]))
     print()
-    print(markdown_table(("object detector", "min score", "recall on samples", "extra detections"), recall_rows))
+    print(markdown_table(("object detector", "min score", "labels found on samples (no box check)", "extra detections"),
+                         recall_rows))
 
 
 if __name__ == "__main__":

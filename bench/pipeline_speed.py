@@ -6,9 +6,13 @@ The Hamilton clip (640x360) is upscaled once to 720p and 1080p H.264 files, then
 each runs through the full pipeline (decode at --fps, motion gate, NanoDet/
 CenterNet objects, tracker, YuNet faces, dlib embeddings, gallery search with
 Lin-Manuel Miranda enrolled, events into SQLite). A "still" row feeds 10 s of one
-repeated frame, the case the motion gate is for. With ``--threads 1`` every
-library runs on one core, so "cameras per core" = 1000 / (ms per analysed
-frame x fps): how many cameras at that rate one core keeps up with.
+repeated frame, the case the motion gate is for. ``--threads N`` limits every
+thread pool in the process to N: OpenCV (``cv2.setNumThreads``), the object
+detector's onnxruntime session, FAISS (``omp_set_num_threads``) and every BLAS
+and OpenMP runtime loaded (OpenBLAS under numpy/scipy/dlib, libgomp; with
+threadpoolctl); the header lists each pool and its thread count as read back.
+With ``--threads 1`` "cameras per core" = 1000 / (ms per analysed frame x fps):
+how many cameras at that rate one core keeps up with.
 """
 
 from __future__ import annotations
@@ -53,6 +57,19 @@ def make_inputs(clip: Path, folder: Path) -> dict[str, Path]:
     return out
 
 
+def pin_threads(threads: int) -> list[str]:
+    """Limit OpenCV, FAISS and every loaded BLAS/OpenMP pool to ``threads``; 'library=n' as read back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from sightline.gallery.index import set_threads
+
+    cv2.setNumThreads(threads)
+    set_threads(threads)
+    threadpool_limits(limits=threads)  # stays in force for the process (not used as a context manager)
+    pools = [f"{Path(p['filepath']).name.split('-')[0]}={p['num_threads']}" for p in threadpool_info()]
+    return [f"opencv={cv2.getNumThreads()}", *pools]
+
+
 def run_once(video: Path, gallery: Gallery, engine: FaceEngine, *, fps: float, motion: bool,
              threads: int | None) -> dict[str, object]:
     pipeline = build_pipeline("bench", gallery=gallery, face_engine=engine, motion=MotionConfig() if motion else None,
@@ -87,10 +104,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="Threads per library (1 = one core).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.threads:
-        cv2.setNumThreads(args.threads)
     clip = faces_small_dir() / "examples/short_hamilton_clip.mp4"
     engine = FaceEngine().load()
+    pools = pin_threads(args.threads) if args.threads else ["default"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = make_inputs(clip, Path(tmp))
@@ -103,9 +119,10 @@ def main() -> None:
                     result = run_once(video, gallery, engine, fps=args.fps, motion=motion, threads=args.threads)
                     rows.append({"input": name, "motion_gate": motion, **result})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"thread_pools": pools, "rows": rows}, indent=2))
         return
-    print(f"{machine_summary()}; analysing at {args.fps:g} fps; threads per library: {args.threads or 'default'}\n")
+    print(f"{machine_summary()}; analysing at {args.fps:g} fps; threads per library: {args.threads or 'default'} "
+          f"(onnxruntime={args.threads or 'default'}, {', '.join(pools)})\n")
     headers = ["input", "motion gate", "frames", "skipped", "ms/frame", "analysed fps", f"cameras @ {args.fps:g} fps",
                *[f"{s} ms" for s in STAGES]]
     table = [[r["input"], "on" if r["motion_gate"] else "off", r["frames"], f"{r['skipped']:.0%}", r["ms_per_frame"],
