@@ -29,12 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import data_dir, machine_summary, markdown_table, median_p95, timed  # noqa: E402
 
+from sightline.models.zoo import build_object_detector  # noqa: E402
 from sightline.vision.image_io import load_image  # noqa: E402
-
-try:
-    from sightline.models.zoo import build_object_detector  # noqa: E402
-except ImportError:  # before the model zoo: the factory lived beside the detectors
-    from sightline.vision.objects import build_object_detector  # type: ignore[attr-defined,no-redef]  # noqa: E402
 
 
 @dataclass
