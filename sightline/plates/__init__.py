@@ -1,0 +1,1 @@
+"""Plate services: plate lists (watch/allow) with legal basis and audit, keyed-hash sightings, reads with checks."""
