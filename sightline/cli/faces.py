@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import typer
 from rich.table import Table
 
 from sightline.cli.options import FaceBackendOption, JsonOption, ModelsOption
-from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images
+from sightline.cli.output import (
+    console,
+    emit_json,
+    exit_if_failed,
+    handle_errors,
+    process_images,
+    save_annotated,
+)
 from sightline.engine import FaceEngine
 from sightline.vision.draw import draw_faces
 from sightline.vision.image_io import load_image
@@ -33,8 +39,7 @@ def detect(
         pixels = load_image(path)
         faces = engine.detect_array(pixels)
         if annotate is not None:
-            annotate.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(annotate / f"{path.stem}.jpg"), draw_faces(pixels, faces))
+            save_annotated(annotate, path, draw_faces(pixels, faces))
         if not as_json:
             _print_faces(path, faces)
         return {"faces": [f.to_dict() for f in faces]}

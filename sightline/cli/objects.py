@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import typer
 from rich.table import Table
 
 from sightline.cli.options import JsonOption, ModelsOption
-from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images
+from sightline.cli.output import (
+    console,
+    emit_json,
+    exit_if_failed,
+    handle_errors,
+    process_images,
+    save_annotated,
+)
 from sightline.models.store import ModelStore
 from sightline.models.zoo import build_object_detector
 from sightline.vision.image_io import load_image
@@ -40,8 +46,7 @@ def detect(
         pixels = load_image(path)
         found = detector.detect(pixels)
         if annotate is not None:
-            annotate.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(annotate / f"{path.stem}.jpg"), draw_detections(pixels, found))
+            save_annotated(annotate, path, draw_detections(pixels, found))
         if not as_json:
             _print_objects(path, found)
         return {"width": int(pixels.shape[1]), "height": int(pixels.shape[0]),

@@ -67,3 +67,13 @@ def exit_if_failed(failures: int) -> None:
     """Exit with the bad-image code (2) when any image of a batch failed."""
     if failures:
         raise typer.Exit(ImageError.exit_code)
+
+
+def save_annotated(folder: Path | None, source: Path, canvas: Any) -> None:
+    """Write ``canvas`` (a drawn BGR image) as ``folder/<source stem>.jpg``; nothing when ``folder`` is None."""
+    if folder is None:
+        return
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / f"{source.stem}.jpg"), canvas)

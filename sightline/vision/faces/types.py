@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sightline.vision.boxes import BoxSize
+
 
 @dataclass
 class FaceQuality:
@@ -24,7 +26,7 @@ class FaceQuality:
 
 
 @dataclass
-class Face:
+class Face(BoxSize):
     """One detected face in image coordinates (pixels of the original image).
 
     ``box`` is (x1, y1, x2, y2). ``landmarks`` is a (5, 2) array of (x, y):
@@ -40,14 +42,6 @@ class Face:
     quality: FaceQuality | None = None
     embedding: np.ndarray | None = None
     extras: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def width(self) -> float:
-        return self.box[2] - self.box[0]
-
-    @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
 
     def to_dict(self, *, include_embedding: bool = False) -> dict[str, object]:
         """Stable JSON shape used by the CLI's ``--json`` and the REST API."""

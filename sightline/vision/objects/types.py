@@ -7,23 +7,17 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from sightline.vision.boxes import BoxSize
+
 
 @dataclass(frozen=True)
-class Detection:
+class Detection(BoxSize):
     """One detected object; ``box`` is (x1, y1, x2, y2) in pixels of the original image."""
 
     box: tuple[float, float, float, float]
     score: float
     class_id: int
     label: str
-
-    @property
-    def width(self) -> float:
-        return self.box[2] - self.box[0]
-
-    @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
 
     def to_dict(self) -> dict[str, object]:
         """Stable JSON shape used by the CLI's ``--json`` and the API."""
