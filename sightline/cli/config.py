@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -13,9 +14,9 @@ from sightline.video.config import SightlineConfig, load_config, redact_url
 app = typer.Typer(help="Check configuration files.", no_args_is_help=True)
 
 
-def summarise(config: SightlineConfig) -> dict[str, object]:
-    """JSON-friendly summary of a valid config (passwords redacted)."""
-    cameras = [{
+def camera_rows(config: SightlineConfig) -> list[dict[str, Any]]:
+    """One JSON-friendly row per camera (passwords redacted)."""
+    return [{
         "name": name,
         "url": redact_url(cam.url),
         "kind": cam.source_kind,
@@ -27,6 +28,11 @@ def summarise(config: SightlineConfig) -> dict[str, object]:
         "motion": cam.motion.enabled,
         "face_recognition": cam.face_recognition.enabled,
     } for name, cam in config.cameras.items()]
+
+
+def summarise(config: SightlineConfig) -> dict[str, object]:
+    """JSON-friendly summary of a valid config (passwords redacted)."""
+    cameras = camera_rows(config)
     mqtt = None
     if config.mqtt is not None:
         mqtt = {"enabled": config.mqtt.enabled, "host": config.mqtt.host, "port": config.mqtt.port,
@@ -58,7 +64,7 @@ def validate(
     table = Table(title=f"{file}: valid, {len(config.cameras)} camera(s)")
     for column in ("camera", "source", "enabled", "fps", "classes", "zones", "motion", "faces"):
         table.add_column(column)
-    for row in summarise(config)["cameras"]:  # type: ignore[union-attr]
+    for row in camera_rows(config):
         table.add_row(row["name"], f"{row['kind']}: {row['url']}", _yes(row["enabled"]), f"{row['fps']:g}",
                       ", ".join(row["classes"]), ", ".join(row["zones"]) or "-", _yes(row["motion"]),
                       _yes(row["face_recognition"]))

@@ -14,7 +14,8 @@ from sightline.cli.output import console, emit_json, emit_json_line, err_console
 from sightline.errors import ConfigError
 from sightline.events.models import Event, EventType
 from sightline.video.motion import MotionConfig
-from sightline.video.pipeline import FrameResult
+from sightline.video.pipeline import CameraPipeline, FrameResult
+from sightline.video.ports import VideoGallery
 from sightline.video.reconnect import ReconnectingSource, StatusEvent
 from sightline.video.runner import build_pipeline, run
 from sightline.video.sources import FrameSource, is_live
@@ -133,7 +134,8 @@ def watch(
         console.print(f"stopped: {pipeline.stats()['frames']} frames analysed")
 
 
-def _pipeline(camera: str, gallery, classes: str, motion: bool, faces: bool, snapshots: Path | None):
+def _pipeline(camera: str, gallery: VideoGallery, classes: str, motion: bool, faces: bool,
+              snapshots: Path | None) -> CameraPipeline:
     """The pipeline both commands run, from their shared flags; events go to the gallery's database."""
     return build_pipeline(camera, gallery=gallery, classes=[c.strip() for c in classes.split(",") if c.strip()],
                           motion=MotionConfig() if motion else None, face_recognition=faces,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,35 @@ from sightline.events.store import save_event
 log = logging.getLogger(__name__)
 
 
+class EventPublisher(Protocol):
+    """The MQTT output (:class:`sightline.events.mqtt.MqttPublisher`): queues, never blocks the camera."""
+
+    def publish_event(self, event: Event) -> None: ...
+
+    def publish_count(self, camera: str, label: str, count: int) -> None: ...
+
+    def stats(self) -> Mapping[str, Any]: ...
+
+    def close(self, timeout: float = ...) -> None: ...
+
+
+class EventSender(Protocol):
+    """The webhook output (:class:`sightline.events.webhooks.WebhookSender`)."""
+
+    def send(self, event: Event) -> None: ...
+
+    def stats(self) -> Mapping[str, Any]: ...
+
+    def close(self, timeout: float = ...) -> None: ...
+
+
+class AuditAppender(Protocol):
+    """Appends an audit row inside an open transaction (:class:`sightline.privacy.audit.AuditLog`)."""
+
+    def append(self, session: Session, *, actor: str, action: str, subject_id: str | None = ...,
+               outcome: str = ..., details: Mapping[str, Any] | None = ...) -> Any: ...
+
+
 class EventSink:
     """Fans events out; every output is optional.
 
@@ -31,8 +60,9 @@ class EventSink:
     already audited upstream.
     """
 
-    def __init__(self, sessions: sessionmaker[Session] | None = None, *, mqtt: Any = None, webhooks: Any = None,
-                 audit: Any = None, actor: str = "pipeline") -> None:
+    def __init__(self, sessions: sessionmaker[Session] | None = None, *, mqtt: EventPublisher | None = None,
+                 webhooks: EventSender | None = None, audit: AuditAppender | None = None,
+                 actor: str = "pipeline") -> None:
         self.sessions, self.mqtt, self.webhooks, self.audit, self.actor = sessions, mqtt, webhooks, audit, actor
         self._lock = threading.Lock()
         self.counters = {"emitted": 0, "stored": 0, "store_failed": 0, "output_failed": 0}
@@ -40,16 +70,19 @@ class EventSink:
     def emit(self, event: Event) -> bool:
         """Send ``event`` everywhere; True when it was stored (or there is no store)."""
         stored = self._store(event)
-        for name, output in (("mqtt", self.mqtt), ("webhooks", self.webhooks)):
-            if output is None:
-                continue
-            try:
-                output.publish_event(event) if name == "mqtt" else output.send(event)
-            except Exception:  # an output bug must not stop the camera
-                log.exception("event output %s failed", name)
-                self._count("output_failed")
+        if self.mqtt is not None:
+            self._output("mqtt", self.mqtt.publish_event, event)
+        if self.webhooks is not None:
+            self._output("webhooks", self.webhooks.send, event)
         self._count("emitted")
         return stored
+
+    def _output(self, name: str, deliver: Callable[[Event], None], event: Event) -> None:
+        try:
+            deliver(event)
+        except Exception:  # an output bug must not stop the camera
+            log.exception("event output %s failed", name)
+            self._count("output_failed")
 
     def publish_counts(self, camera: str, counts: Mapping[str, int]) -> None:
         """Current object counts of one camera (MQTT retained topics; unchanged counts are not resent)."""
@@ -94,6 +127,7 @@ class EventSink:
 
     def close(self, timeout: float = 2.0) -> None:
         """Flush and stop the background outputs."""
-        for output in (self.mqtt, self.webhooks):
-            if output is not None:
-                output.close(timeout)
+        if self.mqtt is not None:
+            self.mqtt.close(timeout)
+        if self.webhooks is not None:
+            self.webhooks.close(timeout)

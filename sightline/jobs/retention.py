@@ -33,7 +33,7 @@ class RetentionReport:
 
     at: str
     subjects_erased: int = 0
-    events: dict[str, int] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)
     orphan_snapshots_deleted: int = 0
 
     def to_dict(self) -> dict[str, Any]:

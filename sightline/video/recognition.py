@@ -122,10 +122,12 @@ class FaceTrackRecognizer:
             state.best_face, state.best_image, state.best_quality, state.fresh_face = face, image, quality, True
 
     def _identify_due(self, embed: Embed) -> tuple[list[FaceTrackState], int]:
+        recognizer = self.recognizer
         due = [s for s in self._states.values() if self._is_due(s)]
-        if not due:
+        pairs = [(s.best_image, s.best_face) for s in due if s.best_image is not None and s.best_face is not None]
+        if recognizer is None or not due or len(pairs) != len(due):  # a due track always has its face and frame
             return [], 0
-        vectors = embed([(s.best_image, s.best_face) for s in due])
+        vectors = embed(pairs)
         named = []
         for state, vector in zip(due, vectors, strict=True):
             state.attempts += 1
@@ -133,7 +135,7 @@ class FaceTrackRecognizer:
             state.fresh_face = False
             state.best_quality = -1.0
             state.best_image = None
-            match = self.recognizer.match(vector, camera=self.camera)
+            match = recognizer.match(vector, camera=self.camera)
             if state.named is not None:
                 self._recheck(state, match)
                 continue

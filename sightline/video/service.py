@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sightline.errors import ConfigError
-from sightline.events.sink import EventSink
+from sightline.events.sink import EventPublisher, EventSender, EventSink
 from sightline.video.config import SightlineConfig
 from sightline.video.ports import VideoGallery
 from sightline.video.worker import CameraStatus, CameraWorker, ServiceOptions
@@ -43,7 +43,8 @@ class CameraService:
     """All cameras of one config and their shared event sink."""
 
     def __init__(self, config: SightlineConfig, gallery: VideoGallery, *, options: ServiceOptions | None = None,
-                 mqtt: Any = None, webhooks: Any = None, retention: RetentionTask | None = None) -> None:
+                 mqtt: EventPublisher | None = None, webhooks: EventSender | None = None,
+                 retention: RetentionTask | None = None) -> None:
         self.config = config
         self.gallery = gallery
         self.options = options or ServiceOptions()

@@ -66,7 +66,6 @@ class ServiceOptions:
     # Not read here: retention is one of the server's jobs (sightline.jobs, ``serve --retention-every``). Kept so
     # callers that set it still construct their options.
     retention_every_s: float = 3600.0
-    actor: str = "camera-service"
 
 
 class CameraHost(Protocol):
@@ -142,9 +141,10 @@ class CameraWorker:
 
     def _frames(self) -> Iterator[Frame]:
         options = self.service.options
-        if self.config.source_kind == "file":
+        path = self.config.file_path  # set exactly for file sources
+        if path is not None:
             self._set(CameraStatus.CONNECTING)
-            return iter(FrameSource(self.config.file_path, fps=self.config.fps, stop_event=self._stop))
+            return iter(FrameSource(path, fps=self.config.fps, stop_event=self._stop))
         self._live = ReconnectingSource(self.config.url, fps=self.config.fps, timeout_s=options.stream_timeout_s,
                                         backoff=options.stream_backoff, on_status=self._on_stream_status)
         if self._stop.is_set():
