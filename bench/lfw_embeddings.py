@@ -35,6 +35,7 @@ CACHE = REPO / ".cache" / "lfw"
 CHUNK = 100
 CONDITIONS = ("colour", "grey", "down2", "down4")
 SEED = 20261203
+SPLIT_SEED = 7
 
 
 @dataclass
@@ -101,6 +102,33 @@ def image_list(root: Path | None = None) -> tuple[list[str], int, int]:
     return first + second + third, len(first), len(second)
 
 
+def view2_split(root: Path | None = None) -> tuple[dict[str, list[str]], list[str], list[str], list[str]]:
+    """View-2-only people: (photos per person, people with >= 2 photos (shuffled), stranger singles, fill singles)."""
+    rels, n2, _ = image_list(root)
+    people: dict[str, list[str]] = {}
+    for rel in rels[:n2]:
+        people.setdefault(rel.split("/")[0], []).append(rel)
+    multi = sorted(p for p, r in people.items() if len(r) >= 2)
+    singles = sorted(p for p, r in people.items() if len(r) == 1)
+    rng = random.Random(SPLIT_SEED)
+    rng.shuffle(multi)
+    rng.shuffle(singles)
+    return people, multi, singles[: len(singles) // 2], singles[len(singles) // 2:]
+
+
+def degraded_subset(view1_images: int = 700) -> list[str]:
+    """What a degraded condition needs: every photo of view-2 multi-photo people, the stranger singles, and the
+    first ``view1_images`` view-1 photos of people outside the cohort half (for the impostor curves)."""
+    from sightline.calibration.lfw_cohort import in_cohort_half
+
+    rels, n2, n1 = image_list()
+    people, multi, strangers, _ = view2_split()
+    wanted = {r for p in multi for r in people[p]} | {r for p in strangers for r in people[p]}
+    v2 = [r for r in rels[:n2] if r in wanted]
+    v1 = [r for r in rels[n2:n2 + n1] if not in_cohort_half(r.split("/")[0])][:view1_images]
+    return v2 + v1
+
+
 def degrade(bgr: np.ndarray, condition: str) -> np.ndarray:
     """The image as it would look under ``condition``."""
     if condition == "colour":
@@ -119,8 +147,9 @@ def _chunk_dir(backend: str, condition: str) -> Path:
     return CACHE / backend / condition
 
 
-def fill(backend: str, condition: str, limit: int | None) -> None:
-    """Embed every not-yet-cached chunk of the first ``limit`` images."""
+def fill(backend: str, condition: str, limit: int | None, subset: str = "all") -> None:
+    """Embed every not-yet-cached chunk of the first ``limit`` images (``subset="degraded"``: of
+    :func:`degraded_subset`, skipping images already cached)."""
     from lfw import centre_face, pick_face
 
     from sightline import FaceEngine
@@ -131,9 +160,13 @@ def fill(backend: str, condition: str, limit: int | None) -> None:
     rels = rels[:limit] if limit else rels
     out = _chunk_dir(backend, condition)
     out.mkdir(parents=True, exist_ok=True)
+    prefix = "chunk"
+    if subset == "degraded":
+        done = set(load(backend, condition).paths)
+        rels, prefix = [r for r in degraded_subset() if r not in done], "chunk_d"
     engine = FaceEngine(backend).load()
     for start in range(0, len(rels), CHUNK):
-        target = out / f"chunk_{start // CHUNK:05d}.npz"
+        target = out / f"{prefix}_{start // CHUNK:05d}.npz"
         if target.exists():
             continue
         began = time.perf_counter()
@@ -164,7 +197,7 @@ def load(backend: str, condition: str) -> Embedded:
     parts = [np.load(p) for p in sorted(_chunk_dir(backend, condition).glob("chunk_*[0-9].npz"))]
     if not parts:
         return Embedded([], np.zeros((0, 0), np.float32), *(np.zeros(0) for _ in range(6)))
-    return Embedded(
+    return _dedup(Embedded(
         paths=[str(p) for part in parts for p in part["paths"]],
         vectors=np.concatenate([p["vectors"] for p in parts]).astype(np.float32),
         detected=np.concatenate([p["detected"] for p in parts]),
@@ -173,7 +206,18 @@ def load(backend: str, condition: str) -> Embedded:
         quality=np.concatenate([p["quality"] for p in parts]),
         sharpness=np.concatenate([p["sharpness"] for p in parts]),
         pose=np.concatenate([p["pose"] for p in parts]),
-    )
+    ))
+
+
+def _dedup(data: Embedded) -> Embedded:
+    first: dict[str, int] = {}
+    for i, p in enumerate(data.paths):
+        first.setdefault(p, i)
+    if len(first) == len(data.paths):
+        return data
+    keep = sorted(first.values())
+    return Embedded([data.paths[i] for i in keep], data.vectors[keep], data.detected[keep], data.face_px[keep],
+                    data.eye_px[keep], data.quality[keep], data.sharpness[keep], data.pose[keep])
 
 
 def status() -> None:
@@ -190,12 +234,14 @@ def main() -> None:
     parser.add_argument("--backend", default="yunet-dlib")
     parser.add_argument("--condition", default="colour", choices=CONDITIONS)
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of the list")
+    parser.add_argument("--subset", default="all", choices=("all", "degraded"),
+                        help="degraded: only what a degraded condition needs (see degraded_subset)")
     parser.add_argument("--status", action="store_true")
     args = parser.parse_args()
     if args.status:
         status()
     else:
-        fill(args.backend, args.condition, args.limit)
+        fill(args.backend, args.condition, args.limit, args.subset)
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def run(backend: str, sizes: list[int], write: bool, target: float) -> str:
     policy, notes = fit_policy(v1, embedder, target)
     if write:
         data = json.loads(SHIPPED_FILE.read_text()) if SHIPPED_FILE.is_file() else {}
-        data[embedder] = policy.to_dict() | {"fitted_on": notes, "backend": backend}
+        data[backend] = policy.to_dict() | {"fitted_on": notes, "backend": backend}
         SHIPPED_FILE.write_text(json.dumps(data, indent=1) + "\n")
     v2 = view2(caches)
     fixed = THRESHOLDS[backend].value

@@ -8,7 +8,6 @@ no view-1 file) give the reported figures; the two sets share nobody.
 
 from __future__ import annotations
 
-import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfw_embeddings import CONDITIONS, Embedded, image_list, load  # noqa: E402
+from lfw_embeddings import CONDITIONS, Embedded, image_list, load, view2_split  # noqa: E402
 
 from sightline.calibration.cohort import Cohort  # noqa: E402
 from sightline.calibration.conditions import classify  # noqa: E402
 from sightline.calibration.lfw_cohort import in_cohort_half  # noqa: E402
 
-SEED = 7
+SEED = 7  # synthetic fill
 TEMPLATES_PER_PERSON = 3
 
 
@@ -102,18 +101,9 @@ class View2:
 
 
 def view2(caches: dict[str, Embedded]) -> View2:
-    rels, n2, _ = image_list()
     colour = caches["colour"]
     index = colour.index()
-    people: dict[str, list[str]] = {}
-    for rel in rels[:n2]:
-        people.setdefault(identity(rel), []).append(rel)
-    multi = sorted(p for p, r in people.items() if len(r) >= 2)
-    singles = sorted(p for p, r in people.items() if len(r) == 1)
-    rng = random.Random(SEED)
-    rng.shuffle(multi)
-    rng.shuffle(singles)
-    strangers_single, fill_people = singles[: len(singles) // 2], singles[len(singles) // 2:]
+    people, multi, strangers_single, fill_people = view2_split()
     templates, mated = {}, {}
     for person in multi:
         photos = sorted(people[person])

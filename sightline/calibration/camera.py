@@ -30,6 +30,7 @@ class CalibrationError(SightlineError):
     """Not enough usable faces to calibrate (or no cohort to compare them with)."""
 
     code = "calibration_failed"
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,14 @@ def estimate(camera: str, frames: Iterable[np.ndarray], engine, cohort: Cohort, 
 
 
 def _fit(probes: np.ndarray, cohort: Cohort, score_kind: str) -> ImpostorCurve:
-    half_a = Cohort(cohort.vectors[0::2], cohort.embedder, cohort.source)
-    half_b = cohort.vectors[1::2]
-    scores = probes @ half_b.T
+    """Impostor trials: probes x odd cohort rows, z-normalised by the probes' scores against the even rows."""
+    scores = probes @ cohort.vectors[1::2].T
+    reference = probes @ cohort.vectors[0::2].T
     try:
         if score_kind == "cosine":
             return ImpostorCurve.fit(scores)
-        mean, std = half_a.stats(probes)
+        mean, std = reference.mean(axis=1), np.maximum(reference.std(axis=1), 1e-6)
         return ImpostorCurve.fit((scores - mean[:, None]) / std[:, None])
     finally:
         scores.fill(0.0)
+        reference.fill(0.0)

@@ -29,6 +29,7 @@ class CohortError(SightlineError):
     """A cohort file that is missing, corrupt or made by another embedder."""
 
     code = "bad_cohort"
+    exit_code = 2
 
 
 @dataclass

@@ -68,10 +68,16 @@ class OpenSetPolicy:
                    refused=tuple(data.get("refused", ())), source=data.get("source", "shipped"))
 
 
-def shipped_policy(embedder: str, path: Path = SHIPPED_FILE) -> OpenSetPolicy | None:
-    """The shipped policy of ``embedder`` (None when it has not been calibrated)."""
+def shipped_policy(backend: str, embedder: str | None = None, path: Path = SHIPPED_FILE) -> OpenSetPolicy | None:
+    """The shipped policy of ``backend`` (else of another backend with the same embedder; None when neither
+    was calibrated, and identification then falls back to the 1:1 threshold)."""
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    entry = data.get(embedder)
-    return OpenSetPolicy.from_dict(entry) if entry else None
+    entry = data.get(backend) or next((e for e in data.values() if embedder and e.get("embedder") == embedder), None)
+    if not entry:
+        return None
+    policy = OpenSetPolicy.from_dict(entry)
+    if entry.get("backend") != backend:
+        policy.source = f"{policy.source}, measured with {entry.get('backend')}"
+    return policy

@@ -52,7 +52,7 @@ class OpenSetService:
 
     def policy(self) -> OpenSetPolicy | None:
         """The shipped policy of this embedder (None when it was never calibrated: 1:N then falls back to 1:1)."""
-        return shipped_policy(self.embedder)
+        return shipped_policy(self.engine.spec.name, self.embedder)
 
     def cohort_paths(self) -> list[Path]:
         store = self.engine.store
@@ -73,9 +73,14 @@ class OpenSetService:
         with self.sessions() as session:
             return repo.count_templates(session, self.embedder)
 
-    def operating_point(self, *, camera: str | None = None, condition: str = "colour",
+    def operating_point(self, *, camera: str | None = None, condition: str | None = None,
                         comparisons: int | None = None) -> OperatingPoint | None:
-        """The point in force for a face of ``condition`` seen by ``camera``, for the current gallery size."""
+        """The point in force for a face seen by ``camera`` under ``condition``, for the current gallery size.
+
+        A calibrated camera uses its own measured curve (never laxer than the shipped colour point); otherwise
+        the shipped point of the face's condition; a face whose condition is unknown (only an embedding was
+        given) gets the strictest shipped point, so a grey night frame is never judged by the colour curve.
+        """
         policy = self.policy()
         if policy is None:
             return None
@@ -84,19 +89,31 @@ class OpenSetService:
         if camera is not None:
             with self.sessions() as session:
                 stored = repo.get_point(session, camera, self.embedder)
-            if stored is not None and (stored.score_kind == kind):
-                curve = ImpostorCurve.from_dict(stored.curve)
-                own = derive(curve, stored.target_fpir, n, condition=condition, score_kind=kind,
-                             source=f"camera:{camera}", margin=policy.margins.get(kind, 0.0))
-                shipped = policy.operating_point(condition, n, kind=kind, target_fpir=stored.target_fpir)
-                # the camera's own measurement, but never laxer than the shipped point for this face's condition
-                return own if own.threshold >= shipped.threshold else shipped
+            if stored is not None and stored.score_kind == kind:
+                own = derive(ImpostorCurve.from_dict(stored.curve), stored.target_fpir, n,
+                             condition=condition or "camera", score_kind=kind, source=f"camera:{camera}",
+                             margin=policy.margins.get(kind, 0.0))
+                floor = policy.operating_point("colour", n, kind=kind, target_fpir=stored.target_fpir)
+                return own if own.threshold >= floor.threshold else floor
+        if condition is None:
+            usable = [c for c in policy.curves if c not in policy.refused]
+            return max((policy.operating_point(c, n, kind=kind) for c in usable), key=lambda p: p.threshold)
         return policy.operating_point(condition, n, kind=kind)
+
+    def raw_threshold(self, vector: np.ndarray, point: OperatingPoint) -> float:
+        """The cosine similarity ``vector`` must reach under ``point`` (for cohort-z: cohort mean + z x std)."""
+        if point.score_kind == "cosine":
+            return float(point.threshold)
+        cohort = self.cohort()
+        if cohort is None:
+            raise CohortError("a cohort-z operating point needs the cohort", code="cohort_missing")
+        mean, std = cohort.stats(np.asarray(vector).reshape(1, -1))
+        return float(mean[0] + point.threshold * std[0])
 
     def decide(self, vector: np.ndarray, candidates: Sequence[tuple[str, float]], *, camera: str | None = None,
                condition: Condition | None = None, comparisons: int | None = None) -> Decision | None:
         """The open-set decision for one face (None when no policy is shipped for this embedder)."""
-        point = self.operating_point(camera=camera, condition=condition.name if condition else "colour",
+        point = self.operating_point(camera=camera, condition=condition.name if condition else None,
                                      comparisons=comparisons)
         if point is None:
             return None
@@ -146,16 +163,16 @@ class OpenSetService:
         out: dict[str, object] = {"embedder": self.embedder, "templates": n, "cohort": None, "open_set": False}
         if cohort is not None:
             out["cohort"] = {"faces": int(cohort.vectors.shape[0]), "sha256": cohort.sha256, "source": cohort.source}
+        with self.sessions() as session:
+            cameras = repo.all_points(session)
+        out["cameras"] = [p.to_dict() | {"target": describe_rate(p.target_fpir), **self._camera_threshold(p, n)}
+                          for p in cameras if p.embedder == self.embedder]
         if policy is None:
             return out
         kind = policy.kind_for(cohort is not None)
         out.update({"open_set": True, "target_fpir": policy.target_fpir, "target": describe_rate(policy.target_fpir),
                     "score_kind": kind, "refused_conditions": list(policy.refused),
                     "conditions": {c: policy.operating_point(c, n, kind=kind).to_dict() for c in policy.curves}})
-        with self.sessions() as session:
-            cameras = repo.all_points(session)
-        out["cameras"] = [p.to_dict() | {"target": describe_rate(p.target_fpir), **self._camera_threshold(p, n)}
-                          for p in cameras if p.embedder == self.embedder]
         return out
 
     @staticmethod

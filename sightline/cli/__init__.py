@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import audit, config, faces, gallery, keys, models, objects, privacy, serve, video
+from sightline.cli import audit, calibrate, config, faces, gallery, keys, models, objects, privacy, serve, video
 from sightline.jobs.hooks import install_erasure_hooks
 
 app = typer.Typer(
@@ -34,6 +34,8 @@ app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
 app.add_typer(video.app, name="video")
 app.command("watch")(video.watch)
+app.add_typer(calibrate.calibration_app, name="calibration")
+app.add_typer(calibrate.calibrate_app, name="calibrate")
 
 
 def main() -> None:
