@@ -125,7 +125,7 @@ def test_every_entry_knows_task_provenance_input_and_licence() -> None:
         assert row["task"] == str(spec.task) and isinstance(row["commercial_use"], bool)
     tasks = {spec.task for spec in REGISTRY.values()}
     assert {Task.FACE_DETECTOR, Task.FACE_EMBEDDER, Task.FACE_LANDMARKS, Task.OBJECT_DETECTOR,
-            Task.PLATE_DETECTOR, Task.LIVENESS} <= tasks
+            Task.PLATE_DETECTOR, Task.TEXT_RECOGNISER, Task.LIVENESS} <= tasks
 
 
 def test_default_yunet_is_still_the_2026may_file_and_2023mar_is_the_official_one() -> None:
