@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightline.cli import audit, calibrate, config, faces, gallery, keys, models, objects, privacy, serve, video
+from sightline.cli import audit, calibrate, config, faces, gallery, keys, models, objects, plates, privacy, serve, video
 from sightline.jobs.hooks import install_erasure_hooks
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.command("identify")(gallery.identify)
 app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
 app.add_typer(video.app, name="video")
+app.add_typer(plates.app, name="plates")
 app.command("watch")(video.watch)
 app.add_typer(calibrate.calibration_app, name="calibration")
 app.add_typer(calibrate.calibrate_app, name="calibrate")
