@@ -275,3 +275,12 @@ def test_public_object_detector_takes_paths_bytes_and_arrays(models_dir, objects
         assert np.allclose([d.box for d in other], [d.box for d in found], atol=0.5)
     with pytest.raises(ConfigError, match="unknown object backend"):
         PublicObjectDetector("yolo", models_dir=str(models_dir))
+
+
+def test_bad_options_are_refused_before_any_model_is_looked_up(tmp_path) -> None:
+    empty = ModelStore(tmp_path / "empty")  # no model files: a lookup would be a ModelError
+    with pytest.raises(ConfigError) as info:
+        build_object_detector("nanodet", store=empty, min_score=1.5)
+    assert info.value.code == "bad_min_score"
+    with pytest.raises(ConfigError, match="unknown object class"):
+        build_object_detector("centernet", store=empty, classes="car,unicorn")

@@ -23,6 +23,7 @@ from sightline.vision.faces.detectors import HogDetector, YuNetDetector
 from sightline.vision.faces.embedders import DlibResnetEmbedder, FaceResEmbedder
 from sightline.vision.objects.base import OnnxObjectDetector
 from sightline.vision.objects.centernet import CenterNetDetector
+from sightline.vision.objects.config import DetectorConfig
 from sightline.vision.objects.nanodet import NanoDetDetector
 
 
@@ -84,8 +85,8 @@ class FaceBackend:
 
 
 def _objects(cls: type[OnnxObjectDetector], model: str) -> Callable[..., OnnxObjectDetector]:
-    def build(runtime: Runtime, **options: Any) -> OnnxObjectDetector:
-        return cls(runtime.session(model), **options)
+    def build(runtime: Runtime, config: DetectorConfig | None = None) -> OnnxObjectDetector:
+        return cls(runtime.session(model), config)
 
     return build
 
@@ -158,8 +159,8 @@ def build_object_detector(name: str = "auto", *, store: ModelStore | None = None
     ``threads`` sets onnxruntime's ``intra_op_num_threads`` (None: one per core); ``providers`` the
     execution providers (None: ``SIGHTLINE_PROVIDERS``, else the CPU).
     """
+    config = DetectorConfig(min_score=min_score, classes=classes, nms_threshold=nms_threshold,
+                            max_detections=max_detections, class_agnostic=class_agnostic)  # checked before loading
     runtime = Runtime(store or ModelStore(), providers=providers, threads=threads)
-    component = OBJECT_DETECTORS.resolve(name, runtime.store)
-    return runtime.build(component, min_score=min_score, classes=classes, nms_threshold=nms_threshold,
-                         max_detections=max_detections, class_agnostic=class_agnostic)
+    return runtime.build(OBJECT_DETECTORS.resolve(name, runtime.store), config=config)
 

@@ -2,6 +2,7 @@
 
 from sightline.vision.objects.base import OnnxObjectDetector
 from sightline.vision.objects.centernet import CenterNetDetector
+from sightline.vision.objects.config import DetectorConfig
 from sightline.vision.objects.labels import COCO_LABELS, class_ids
 from sightline.vision.objects.nanodet import NanoDetDetector
 from sightline.vision.objects.types import Detection, ObjectDetector
@@ -10,6 +11,7 @@ __all__ = [
     "COCO_LABELS",
     "CenterNetDetector",
     "Detection",
+    "DetectorConfig",
     "NanoDetDetector",
     "ObjectDetector",
     "OnnxObjectDetector",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import cv2
 import numpy as np
 
-from sightline.errors import ConfigError, ImageError
+from sightline.errors import ImageError
 from sightline.vision.image_io import load_image
-from sightline.vision.objects.labels import COCO_LABELS, class_ids
+from sightline.vision.objects.config import DetectorConfig
+from sightline.vision.objects.labels import COCO_LABELS
 from sightline.vision.objects.types import Detection
 
 
@@ -25,26 +24,20 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 class OnnxObjectDetector:
     """Base class: subclasses implement :meth:`_candidates`; this class filters, suppresses and labels.
 
-    ``session`` is an opened onnxruntime session (``sightline.models`` opens and verifies it).
-    ``min_score`` drops weak detections, ``classes`` keeps only the named COCO
-    classes, ``nms_threshold`` is the IoU above which a box of the same class
-    is suppressed by a better one (class-aware NMS), ``max_detections`` caps
-    the result. ``class_agnostic=True`` suppresses overlapping boxes across
-    classes too (one label per object, e.g. no "cow" on top of a "horse").
+    ``session`` is an opened onnxruntime session (``sightline.models`` opens and verifies it);
+    ``config`` holds the typed options (score, classes, NMS, cap), see :class:`DetectorConfig`.
     """
 
     name = "onnx"
     default_min_score = 0.3
 
-    def __init__(self, session, *, min_score: float | None = None, classes: Iterable[str] | str | None = None,
-                 nms_threshold: float = 0.5, max_detections: int = 100, class_agnostic: bool = False) -> None:
-        self.min_score = self.default_min_score if min_score is None else float(min_score)
-        if not 0.0 <= self.min_score <= 1.0:
-            raise ConfigError(f"min_score must be between 0 and 1, got {self.min_score}", code="bad_min_score")
-        self.class_filter = class_ids(classes)
-        self.nms_threshold = float(nms_threshold)
-        self.max_detections = int(max_detections)
-        self.class_agnostic = bool(class_agnostic)
+    def __init__(self, session, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self.min_score = self.default_min_score if self.config.min_score is None else float(self.config.min_score)
+        self.class_filter = self.config.class_filter
+        self.nms_threshold = float(self.config.nms_threshold)
+        self.max_detections = int(self.config.max_detections)
+        self.class_agnostic = bool(self.config.class_agnostic)
         self.session = session
 
     def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
