@@ -34,14 +34,14 @@ def _wait(condition, timeout: float = 5.0) -> bool:
 class _Counter:
     """A real job body: counts its calls (and the thread they ran on); fails when told to."""
 
-    def __init__(self, fail: bool = False) -> None:
-        self.calls, self.fail, self.threads = 0, fail, set()
+    def __init__(self, fail: bool = False, error: str | None = None) -> None:
+        self.calls, self.fail, self.error, self.threads = 0, fail, error, set()
 
     def __call__(self) -> dict[str, int]:
         self.calls += 1
         self.threads.add(threading.current_thread().name)
         if self.fail:
-            raise RuntimeError(f"boom {self.calls}")
+            raise RuntimeError(self.error or f"boom {self.calls}")
         return {"calls": self.calls}
 
 
@@ -65,10 +65,10 @@ def test_jobs_run_at_start_then_on_their_interval_and_report_status():
 
 def test_a_failing_job_is_logged_and_retried_while_the_others_keep_running(caplog):
     scheduler = Scheduler()
-    bad, good = _Counter(fail=True), _Counter()
+    bad, good = _Counter(fail=True, error="database is down"), _Counter()
     scheduler.add("bad", bad, every_s=0.05)
     scheduler.add("good", good, every_s=0.05)
-    with caplog.at_level(logging.ERROR, logger="sightline.jobs.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="sightline.jobs.scheduler"):
         scheduler.start()
         try:
             assert _wait(lambda: bad.calls >= 3 and good.calls >= 3)
@@ -76,9 +76,11 @@ def test_a_failing_job_is_logged_and_retried_while_the_others_keep_running(caplo
             scheduler.stop(timeout=2)
     bad_status = scheduler.status()["bad"]
     assert bad_status["failures"] == bad_status["runs"] == bad.calls
-    assert bad_status["last_error"].startswith("RuntimeError: boom")
+    assert bad_status["last_error"] == "RuntimeError: database is down"
     assert scheduler.status()["good"]["failures"] == 0 and scheduler.status()["good"]["last_error"] is None
-    assert any("job bad failed" in r.getMessage() for r in caplog.records)
+    failures = [r for r in caplog.records if r.name == "sightline.jobs.scheduler"]
+    assert all("job bad failed" in r.getMessage() for r in failures) and len(failures) == bad.calls
+    assert [r.exc_info is not None for r in failures] == [True] + [False] * (bad.calls - 1)  # one traceback
 
 
 def test_stop_is_prompt_runs_the_at_stop_jobs_once_and_stops_services_first():

@@ -88,11 +88,18 @@ class Job:
         return self.status.to_dict()
 
     def run_logged(self) -> None:
-        """Run once, logging (not raising) an error: a failing job must not stop the schedule or the server."""
+        """Run once, logging (not raising) an error: a failing job must not stop the schedule or the server.
+
+        The traceback is logged when a job starts failing; the same error again is one line, not a flood.
+        """
+        previous = self.status.last_error
         try:
             self.run()
         except Exception:
-            log.exception("job %s failed", self.name)
+            if self.status.last_error == previous:
+                log.warning("job %s failed again: %s", self.name, previous)
+            else:
+                log.exception("job %s failed", self.name)
 
 
 class Scheduler:
