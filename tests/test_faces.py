@@ -160,3 +160,15 @@ def test_engine_is_thread_safe(engine, faces_dir) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: engine.embed(path), range(8)))
     assert all(float(r @ reference) > 0.9999 for r in results)
+
+
+def test_public_api_names_and_lazy_gallery() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, sightline; lazy = 'sightline.gallery.gallery' not in sys.modules; "
+            "from sightline import FaceEngine, Gallery, ObjectDetector; "
+            "print(lazy, Gallery.__name__, hasattr(Gallery, 'open'), callable(ObjectDetector.detect))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "Gallery", "True", "True"]
