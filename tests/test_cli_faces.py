@@ -102,6 +102,7 @@ def test_docs_models_md_is_the_generated_report() -> None:
     from pathlib import Path
 
     report = run("models", "report")
-    assert report.returncode == 0 and report.stdout.startswith("| model | task | licence | provenance")
+    assert report.returncode == 0 and report.stdout.startswith("| backend | kind | components")
+    assert "\n| model | task | licence | provenance | commercial use |" in report.stdout
     docs = (Path(__file__).resolve().parent.parent / "docs" / "models.md").read_text()
     assert report.stdout in docs, "docs/models.md is stale: regenerate it with `sightline models report`"

@@ -8,14 +8,7 @@ import typer
 from rich.table import Table
 
 from sightline.cli.options import FaceBackendOption, JsonOption, ModelsOption
-from sightline.cli.output import (
-    console,
-    emit_json,
-    exit_if_failed,
-    handle_errors,
-    process_images,
-    save_annotated,
-)
+from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images, save_annotated
 from sightline.engine import FaceEngine
 from sightline.vision.draw import draw_faces
 from sightline.vision.image_io import load_image

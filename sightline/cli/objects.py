@@ -8,14 +8,7 @@ import typer
 from rich.table import Table
 
 from sightline.cli.options import JsonOption, ModelsOption
-from sightline.cli.output import (
-    console,
-    emit_json,
-    exit_if_failed,
-    handle_errors,
-    process_images,
-    save_annotated,
-)
+from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images, save_annotated
 from sightline.models.store import ModelStore
 from sightline.models.zoo import build_object_detector
 from sightline.vision.image_io import load_image

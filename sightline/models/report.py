@@ -1,4 +1,4 @@
-"""The model report: one row per registered file with task, licence, provenance, accuracy and users.
+"""The model report: the backends, and one row per registered file (task, licence, provenance, accuracy, users).
 
 ``sightline models report`` prints it and ``docs/models.md`` is generated from it, so the
 documentation cannot drift from the registry.
@@ -37,11 +37,27 @@ def report_rows() -> list[dict[str, str]]:
     return rows
 
 
-def markdown_report() -> str:
-    """The report as a markdown table (the body of ``docs/models.md``)."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+def _auto(order: tuple[str, ...], name: str) -> str:
+    return str(order.index(name) + 1) if name in order else "never (name it)"
 
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(cell(row[column]) for column in HEADER) + " |" for row in report_rows()]
-    return "\n".join(lines) + "\n"
+
+def backend_rows() -> list[dict[str, str]]:
+    """One row per face backend and object backend: what it is made of and where ``auto`` ranks it."""
+    rows = [{"backend": b.name, "kind": "face", "components": f"{b.detector} + {b.embedder}",
+             "models": ", ".join(b.models), "auto order": _auto(FACE_BACKENDS.preference, b.name),
+             "description": b.description} for b in FACE_BACKENDS.values()]
+    rows += [{"backend": c.name, "kind": "object", "components": c.name, "models": ", ".join(c.models),
+              "auto order": _auto(OBJECT_DETECTORS.preference, c.name), "description": c.description}
+             for c in OBJECT_DETECTORS.values()]
+    return rows
+
+
+def _table(header: tuple[str, ...], rows: list[dict[str, str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row[c].replace("|", "\\|") for c in header) + " |" for row in rows]
+
+
+def markdown_report() -> str:
+    """The backends and model files as two markdown tables (the body of ``docs/models.md``)."""
+    backends = _table(("backend", "kind", "components", "models", "auto order", "description"), backend_rows())
+    return "\n".join([*backends, "", *_table(HEADER, report_rows())]) + "\n"
