@@ -19,6 +19,9 @@ from sightline.events.store import EventRow
 from sightline.gallery.gallery import Gallery
 from sightline.jobs import Scheduler
 from sightline.jobs.leader import LeaderLock, leader_only
+from sightline.plates.hashing import PlateHasher
+from sightline.plates.lists import PlateLists
+from sightline.store.plates_repo import PlateListEntryRow
 from sightline.store.tables import AuditEntry, Subject
 
 
@@ -170,6 +173,10 @@ def test_the_plain_server_erases_expired_subjects_on_its_schedule_and_audits_it(
     """`sightline serve` without --cameras (what `make run` starts): no CLI call, the running server erases."""
     home = tmp_path / "home"
     subject_id, snapshot = _subject_with_events(home, tmp_path)
+    with Gallery.open(home) as gallery:  # another store with retention dates: a plate on the watch list
+        lists = PlateLists(gallery.sessions, gallery.audit, PlateHasher.load(gallery.home))
+        plate = str(lists.add(list_kind="watch", plate="AB123CD", legal_basis="legitimate_interest",
+                              purpose="stolen car report", actor="pytest", retention_days=1)["id"])
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "sightline", "serve", "--home", str(home), "--port", str(port),
                                "--retention-every", "0.02", "--log-level", "warning"],
@@ -182,6 +189,7 @@ def test_the_plain_server_erases_expired_subjects_on_its_schedule_and_audits_it(
                 assert session.get(Subject, subject_id) is not None  # not expired yet: kept
             with gallery.sessions.begin() as session:  # a day passes
                 session.get(Subject, subject_id).retain_until = datetime.now(UTC) - timedelta(minutes=1)
+                session.get(PlateListEntryRow, plate).retain_until = datetime.now(UTC) - timedelta(minutes=1)
 
             def erased() -> bool:
                 with gallery.sessions() as session:
@@ -192,7 +200,12 @@ def test_the_plain_server_erases_expired_subjects_on_its_schedule_and_audits_it(
                     rows = session.query(AuditEntry).filter(AuditEntry.action == "retention_sweep")
                     return [json.loads(row.details) for row in rows.order_by(AuditEntry.seq)]
 
+            def plate_kept() -> bool:
+                with gallery.sessions() as session:
+                    return session.get(PlateListEntryRow, plate) is not None
+
             assert _wait(erased, timeout=30), "the running server did not erase the expired subject"
+            assert _wait(lambda: not plate_kept(), timeout=10), "the plate store was left out of the sweep"
             assert _wait(lambda: any(s["erased"] == 1 for s in sweeps()), timeout=10)
             assert _wait(lambda: len(sweeps()) >= 2, timeout=10)  # at start and on its schedule, not once
             with gallery.sessions() as session:

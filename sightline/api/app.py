@@ -24,7 +24,7 @@ from sightline.api.request_policy import RequestPolicyMiddleware
 from sightline.api.routes import audit, calibration, cameras, events, faces, keys, plates, subjects, system
 from sightline.api.settings import ApiSettings
 from sightline.api.uploads import BodyLimitMiddleware
-from sightline.jobs.hooks import install_erasure_hooks
+from sightline.jobs.hooks import install_hooks
 from sightline.jobs.server import ServerJobs, build_server_jobs
 
 log = logging.getLogger("sightline.api")
@@ -65,7 +65,7 @@ class SecurityHeadersMiddleware:
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """A ready-to-serve app. Opens (creating and migrating) the data folder named by ``settings``."""
     settings = settings or ApiSettings()
-    install_erasure_hooks()  # before anything can erase a subject: erasure also cleans the event history
+    install_hooks()  # before any request: erasure cleans the event history, retention covers every store
     state = AppState(settings)
 
     @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sightline.cli import audit, calibrate, config, faces, gallery, keys, models, objects, plates, privacy, serve, video
-from sightline.jobs.hooks import install_erasure_hooks
+from sightline.jobs.hooks import install_hooks
 
 app = typer.Typer(
     name="sightline",
@@ -17,8 +17,8 @@ app = typer.Typer(
 
 @app.callback()
 def _start() -> None:
-    """Install what every command relies on before it runs: erasure also cleans the event history."""
-    install_erasure_hooks()
+    """Install what every command relies on: erasure cleans the event history, retention covers every store."""
+    install_hooks()
 
 
 app.add_typer(faces.app, name="faces")

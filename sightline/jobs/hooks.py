@@ -1,12 +1,17 @@
-"""Hooks installed explicitly at start (server and CLI): the stores beyond the gallery that erasure must clean.
+"""What the server and the CLI install explicitly at start, so no store relies on a lazy import to be covered.
 
-Call :func:`install_erasure_hooks` once before anything erases a subject; it is idempotent. Today the event
-history is the one such store (person_seen rows and their unblurred snapshots).
+- :func:`install_erasure_hooks`: every subject erasure also unlinks the subject from the event history (person_seen
+  rows and their unblurred snapshots), in the same transaction.
+- :func:`install_retention_purges`: every retention sweep also purges expired plate-list entries and old plate
+  sightings.
+
+:func:`install_hooks` does both; every function is idempotent.
 """
 
 from __future__ import annotations
 
 from sightline.events.store import unlink_subject
+from sightline.plates.service import install_plate_retention
 from sightline.privacy.erasure import register_erasure_hook
 
 EVENTS_HOOK = "events"
@@ -15,3 +20,14 @@ EVENTS_HOOK = "events"
 def install_erasure_hooks() -> None:
     """Make every subject erasure also unlink the subject from the event history (same transaction)."""
     register_erasure_hook(EVENTS_HOOK, unlink_subject)
+
+
+def install_retention_purges() -> None:
+    """Make every retention sweep (server job or ``sightline privacy sweep``) cover the plate store too."""
+    install_plate_retention()
+
+
+def install_hooks() -> None:
+    """Everything a server or CLI process installs before it serves a request or runs a command."""
+    install_erasure_hooks()
+    install_retention_purges()
