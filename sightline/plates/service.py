@@ -28,8 +28,12 @@ SIGHTING_DAYS = 7  # keyed-hash sightings of unlisted plates are kept this long
 
 def build_plate_reader(region: str = "eu", *, store: ModelStore | None = None, vehicles: bool = True,
                        vehicle_backend: str = "auto", threads: int | None = None,
-                       min_score: float = 0.3) -> PlateReader:
-    """A :class:`PlateReader` with verified model files (vehicle detector optional)."""
+                       min_score: float = 0.3, exhaustive: bool = False) -> PlateReader:
+    """A :class:`PlateReader` with verified model files (vehicle detector optional).
+
+    ``exhaustive`` runs the vehicle pass on every image (several vehicles in view), not only when the
+    whole-image pass found no confident read.
+    """
     store = store or ModelStore()
     paths = plate_model_paths(store)
     detector = LpdYunet(create_session(paths["detector"], threads=threads), min_score=min_score)
@@ -40,7 +44,7 @@ def build_plate_reader(region: str = "eu", *, store: ModelStore | None = None, v
 
         vehicle_detector = build_object_detector(vehicle_backend, store=store, classes=",".join(VEHICLE_CLASSES),
                                                  threads=threads, min_score=0.25)
-    return PlateReader(detector, recognizer, vehicle_detector, region=region)
+    return PlateReader(detector, recognizer, vehicle_detector, region=region, exhaustive=exhaustive)
 
 
 def purge_plates(session: Session, now: datetime, sighting_days: int = SIGHTING_DAYS) -> int:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 PAD_X = 0.06  # widen by this fraction of the width on each side
-TRIMS_Y = (0.0, 0.12)  # each plate is read on these crops; the more confident read wins
+TRIMS_Y = (0.12, 0.0)  # crops tried in turn (the next only when the read is doubtful); the surest read wins
 MIN_CROP_HEIGHT = 8
 REC_HEIGHT = 48
 

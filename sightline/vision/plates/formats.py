@@ -54,7 +54,12 @@ REGIONS = tuple(FORMATS)
 LETTER_FOR_DIGIT = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G", "4": "A", "7": "T"}
 DIGIT_FOR_LETTER = {"O": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "G": "6", "D": "0", "Q": "0", "A": "4",
                     "T": "7", "L": "1"}
-SWAP_COST = 0.4  # a confusable character changed to fit the format
+SWAP_UNSURE = 0.8  # score of a confusable swap when the recogniser was unsure of the character it read ...
+SWAP_SURE = 0.2  # ... and when it was sure; in between, linear in its probability
+# O/0 and I/1 are drawn alike on many plates, so the recogniser's certainty between them means little:
+# such a swap keeps most of the read character's probability.
+GLYPH_TWINS = frozenset({("0", "O"), ("O", "0"), ("1", "I"), ("I", "1")})
+TWIN_COST = 0.9
 DROP_COST = 0.25  # one character dropped to fit the format
 NO_FORMAT_COST = 0.3  # the read fits no known format of its region
 _SEPARATORS = re.compile(r"[^0-9A-Z]")
@@ -85,8 +90,10 @@ def _position_options(symbol: str, prob: float, alternatives: dict[str, float], 
         if wanted(alt) and (best is None or alt_prob > best[1]):
             best = (alt, alt_prob)
     swap = (LETTER_FOR_DIGIT if kind == "L" else DIGIT_FOR_LETTER).get(symbol)
-    if swap is not None and (best is None or prob * SWAP_COST > best[1]):
-        best = (swap, prob * SWAP_COST)
+    twin = (symbol, swap) in GLYPH_TWINS
+    swap_score = TWIN_COST * prob if twin else SWAP_UNSURE * (1.0 - prob) + SWAP_SURE * prob
+    if swap is not None and (best is None or swap_score > best[1]):
+        best = (swap, swap_score)
     return best
 
 

@@ -22,6 +22,8 @@ from sightline.vision.plates.ocr import PlateRecognizer
 VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
 MIN_CHARS = 4
 MIN_READ_CONFIDENCE = 0.2
+CONFIDENT = 0.6  # a well-formed read at least this sure makes the vehicle pass unnecessary
+SECOND_LOOK = 0.7  # reads less sure than this (or fitting no format) are re-read on another crop
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class PlateReader:
     """
 
     def __init__(self, detector: LpdYunet, recognizer: PlateRecognizer, vehicle_detector=None, *,
-                 region: str = "eu", max_vehicles: int = 3, nms_threshold: float = 0.3) -> None:
+                 region: str = "eu", max_vehicles: int = 2, max_plates: int = 4, nms_threshold: float = 0.3,
+                 exhaustive: bool = False) -> None:
         if region not in REGIONS:
             raise ValueError(f"unknown plate region {region!r}; choose one of {', '.join(REGIONS)}")
         self.detector = detector
@@ -66,7 +69,9 @@ class PlateReader:
         self.vehicle_detector = vehicle_detector
         self.region = region
         self.max_vehicles = int(max_vehicles)
+        self.max_plates = int(max_plates)
         self.nms_threshold = float(nms_threshold)
+        self.exhaustive = bool(exhaustive)
 
     def vehicles(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
         """The largest vehicle boxes (at most ``max_vehicles``), or [] without a vehicle detector."""
@@ -76,36 +81,56 @@ class PlateReader:
         found.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
         return [tuple(float(v) for v in d.box) for d in found[: self.max_vehicles]]
 
-    def detect(self, image: np.ndarray) -> list[tuple[PlateCandidate, tuple[float, float, float, float] | None]]:
-        """Plate boxes in full-image pixels, each with the vehicle box it was found in (or None)."""
+    def vehicle_candidates(self, image: np.ndarray) -> list[tuple[PlateCandidate, tuple[float, float, float, float]]]:
+        """Plate boxes found by LPD-YuNet inside each vehicle box, in full-image pixels."""
         height, width = image.shape[:2]
-        found: list[tuple[PlateCandidate, tuple[float, float, float, float] | None]] = []
-        found += [(c, None) for c in self.detector.detect(image)]
+        found = []
         for vehicle in self.vehicles(image):
             x1, y1 = max(0, int(vehicle[0])), max(0, int(vehicle[1]))
             x2, y2 = min(width, int(np.ceil(vehicle[2]))), min(height, int(np.ceil(vehicle[3])))
             if x2 - x1 < 16 or y2 - y1 < 16:
                 continue
-            for c in self.detector.detect(image[y1:y2, x1:x2]):
-                found.append((_shift(c, x1, y1), vehicle))
-        return _suppress(found, self.nms_threshold)
+            found += [(_shift(c, x1, y1), vehicle) for c in self.detector.detect(image[y1:y2, x1:x2])]
+        return found
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
-        """Every plate found in ``image`` (uint8 BGR, full resolution), best detection first."""
-        candidates = self.detect(image)
-        crops, owners = [], []
-        for index, (candidate, _vehicle) in enumerate(candidates):
-            for trim in TRIMS_Y:
-                crop = plate_crop(image, candidate.box, trim_y=trim)
+    def read(self, image: np.ndarray, *, exhaustive: bool | None = None) -> list[PlateRead]:
+        """Every plate found in ``image`` (uint8 BGR, full resolution), best detection first.
+
+        LPD-YuNet runs on the whole image first. The vehicle pass (object detector, then LPD-YuNet in the
+        largest vehicle boxes) runs when that found no confident, well-formed read, or always with
+        ``exhaustive`` (several vehicles in view). Both passes' boxes are fused by NMS.
+        """
+        exhaustive = self.exhaustive if exhaustive is None else exhaustive
+        whole = [(c, None) for c in self.detector.detect(image)]
+        kept = _suppress(whole, self.nms_threshold)[: self.max_plates]
+        reads = dict(zip((id(c) for c, _ in kept), self._read_all(image, kept), strict=True))
+        if self.vehicle_detector is None or (not exhaustive and any(_confident(r) for r in reads.values())):
+            return list(reads.values())
+        fused = _suppress(whole + self.vehicle_candidates(image), self.nms_threshold)[: self.max_plates]
+        todo = [(c, v) for c, v in fused if id(c) not in reads]
+        reads.update(zip((id(c) for c, _ in todo), self._read_all(image, todo), strict=True))
+        return [reads[id(c)] for c, _ in fused]
+
+    def _read_all(self, image: np.ndarray, candidates) -> list[PlateRead]:
+        """Read each candidate on its primary crop; re-read the doubtful ones on the untrimmed crop."""
+        best: dict[int, tuple[FormattedRead, str]] = {}
+        pending = list(range(len(candidates)))
+        for trim in TRIMS_Y:
+            crops, owners = [], []
+            for index in pending:
+                crop = plate_crop(image, candidates[index][0].box, trim_y=trim)
                 if crop is not None:
                     crops.append(crop)
                     owners.append(index)
-        formatted: dict[int, tuple[FormattedRead, str]] = {}
-        for index, raw in zip(owners, self.recognizer.read_batch(crops), strict=True):
-            option = apply_format(raw, self.region)
-            if index not in formatted or option.confidence > formatted[index][0].confidence:
-                formatted[index] = (option, normalise(raw.text))
-        return [self._finish(candidate, vehicle, formatted.get(index))
+            for index, raw in zip(owners, self.recognizer.read_batch(crops), strict=True):
+                option = apply_format(raw, self.region)
+                if index not in best or option.confidence > best[index][0].confidence:
+                    best[index] = (option, normalise(raw.text))
+            pending = [i for i in pending if i not in best or best[i][0].format is None
+                       or best[i][0].confidence < SECOND_LOOK]
+            if not pending:
+                break
+        return [self._finish(candidate, vehicle, best.get(index))
                 for index, (candidate, vehicle) in enumerate(candidates)]
 
     def _finish(self, candidate: PlateCandidate, vehicle, result: tuple[FormattedRead, str] | None) -> PlateRead:
@@ -116,6 +141,10 @@ class PlateReader:
         readable = len(text) >= MIN_CHARS and option.confidence >= MIN_READ_CONFIDENCE
         return PlateRead(candidate.box, candidate.score, text if readable else None, raw_text,
                          float(option.confidence), self.region, option.format, option.edits, vehicle)
+
+
+def _confident(read: PlateRead) -> bool:
+    return read.text is not None and read.format is not None and read.confidence >= CONFIDENT
 
 
 def _shift(candidate: PlateCandidate, dx: int, dy: int) -> PlateCandidate:
