@@ -45,7 +45,7 @@ def read(
 
     def work(path: Path) -> dict:
         pixels = load_image(path)
-        result = service.read(pixels, actor=gallery.actor, source=f"cli:{path.name}")
+        result = service.read(pixels, actor=gallery.actor, source="cli")
         if annotate is not None:
             save_annotated(annotate, path, draw_plates(pixels, result["plates"]))
         if not as_json:

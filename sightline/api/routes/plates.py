@@ -93,7 +93,7 @@ async def read(request: Request, key: ApiKey = Operator, state: AppState = Depen
         raise ApiError(422, "validation_error", f"region must be one of {', '.join(REGIONS)}")
     service = await state.run(_plates(state).service, region)
     pixels = await state.run(inference.decode, state, data)
-    result = await state.run(lambda: service.read(pixels, actor=key.actor, source=f"api:{name}"[:100]))
+    result = await state.run(lambda: service.read(pixels, actor=key.actor, source="api"))
     return {"image": name, **result}
 
 
