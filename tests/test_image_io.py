@@ -175,3 +175,92 @@ def test_bad_arrays(bad) -> None:
 def test_unsupported_type() -> None:
     with pytest.raises(ImageError, match="unsupported image input"):
         load_image(12345)  # type: ignore[arg-type]
+
+
+def _png(array: np.ndarray, **save) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG", **save)
+    return buffer.getvalue()
+
+
+def test_decode_budget_counts_bytes_per_pixel() -> None:
+    """Same pixel count, different memory: the budget is checked from the header with the bytes Pillow
+    stores per pixel (RGB keeps 4, 16-bit grey 2, 8-bit grey 1) plus the BGR result."""
+    from sightline.vision.image_io import decode_bytes
+
+    side = 1500
+    grey8, rgb8 = decode_bytes("L", side, side), decode_bytes("RGB", side, side)
+    assert grey8 < rgb8 and decode_bytes("I;16", side, side) >= side * side * (2 + 3)
+    limits = ImageLimits(max_decode_bytes=(grey8 + rgb8) // 2)
+    assert load_image(_png(np.full((side, side), 7, np.uint8)), limits=limits).shape == (side, side, 3)
+    with pytest.raises(ImageError) as err:
+        load_image(_png(np.full((side, side, 3), 7, np.uint8)), limits=limits)
+    assert err.value.code == "too_large" and "SIGHTLINE_MAX_DECODE_BYTES" in err.value.message
+    sixteen = _png(np.full((side, side), 7, np.uint16))
+    with pytest.raises(ImageError):
+        load_image(sixteen, limits=ImageLimits(max_decode_bytes=decode_bytes("I;16", side, side) - 1))
+    assert load_image(sixteen, limits=ImageLimits(max_decode_bytes=decode_bytes("I;16", side, side))).shape[0] == side
+
+
+def test_16bit_decode_makes_no_full_size_float_copies() -> None:
+    """numpy's allocations while decoding a 9 MP 16-bit PNG stay near the 27 MB BGR result (the old
+    float64 path allocated ~10x that)."""
+    import tracemalloc
+
+    side = 3000
+    data = _png(np.arange(side * side, dtype=np.uint32).reshape(side, side).astype(np.uint16))
+    tracemalloc.start()
+    try:
+        pixels = load_image(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    result = side * side * 3
+    assert pixels.shape == (side, side, 3)
+    assert peak < 1.5 * result, f"decode allocated {peak >> 20} MiB for a {result >> 20} MiB result"
+
+
+def test_16bit_scaling_and_every_exif_orientation_match_pillow() -> None:
+    rng = np.random.default_rng(8)
+    values = rng.integers(0, 65535, (41, 29), dtype=np.uint16)
+    expected = np.clip(values / 65535.0 * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(load_image(_png(values))[:, :, 0], expected)
+    base = rng.integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    from PIL import ImageOps
+
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        data = _png(base, exif=exif.tobytes())
+        reference = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))[:, :, ::-1]
+        assert np.array_equal(load_image(data), reference), orientation
+
+
+def test_decode_gate_waits_then_refuses_with_server_busy() -> None:
+    import threading
+
+    from sightline.vision.decode_gate import DecodeGate
+
+    gate = DecodeGate(budget_bytes=100, slots=2, wait_s=0.2)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate.reserve(80):
+            entered.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(5)
+    with gate.reserve(20):  # fits beside it
+        assert gate.in_use == (100, 2)
+    started = time.monotonic()
+    with pytest.raises(ImageError) as err, gate.reserve(30, "big.png"):
+        pass
+    assert err.value.code == "server_busy" and "big.png" in err.value.message
+    assert 0.15 < time.monotonic() - started < 2
+    threading.Timer(0.1, release.set).start()
+    with gate.reserve(30):  # waits for the holder, then runs
+        assert gate.in_use == (30, 1)
+    holder.join()
+    assert gate.in_use == (0, 0)
