@@ -15,21 +15,29 @@ from sightline.models.store import ModelStore, sha256_file
 
 PLATE_DETECTOR = "lpd-yunet"
 TEXT_RECOGNISER = "ppocr-rec"
-RAPIDOCR_REC = "models/PP-OCRv6_rec_small.onnx"
-RAPIDOCR_REC_SHA256 = "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"
+TEXT_DETECTOR = "ppocr-det"
+RAPIDOCR_FILES = {  # registry name -> (file inside the rapidocr 3.10.0 wheel, its sha256)
+    TEXT_RECOGNISER: ("models/PP-OCRv6_rec_small.onnx",
+                      "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
+    TEXT_DETECTOR: ("models/PP-OCRv6_det_small.onnx",
+                    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),
+}
 
 
 def plate_model_paths(store: ModelStore | None = None) -> dict[str, Path]:
-    """Verified paths of the plate detector and the text recogniser (``{"detector", "recogniser"}``)."""
+    """Verified paths: plate detector, text recogniser and text detector (``detector``, ``recogniser``, ``text``)."""
     store = store or ModelStore()
-    detector = store.path(PLATE_DETECTOR)
+    return {"detector": store.path(PLATE_DETECTOR), "recogniser": _ppocr(store, TEXT_RECOGNISER),
+            "text": _ppocr(store, TEXT_DETECTOR)}
+
+
+def _ppocr(store: ModelStore, name: str) -> Path:
     try:
-        recogniser = store.path(TEXT_RECOGNISER)
+        return store.path(name)
     except ModelError as exc:
         if exc.code != "unknown_model":
             raise
-        recogniser = _rapidocr_file(RAPIDOCR_REC, RAPIDOCR_REC_SHA256)
-    return {"detector": detector, "recogniser": recogniser}
+    return _rapidocr_file(*RAPIDOCR_FILES[name])
 
 
 def _rapidocr_file(relative: str, sha256: str) -> Path:

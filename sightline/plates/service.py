@@ -22,17 +22,18 @@ from sightline.store import plates_repo as repo
 from sightline.vision.image_io import ImageInput, load_image
 from sightline.vision.plates import LpdYunet, PlateRead, PlateReader, PlateRecognizer
 from sightline.vision.plates.reader import VEHICLE_CLASSES
+from sightline.vision.plates.textdet import TextDetector
 
 SIGHTING_DAYS = 7  # keyed-hash sightings of unlisted plates are kept this long
 
 
 def build_plate_reader(region: str = "eu", *, store: ModelStore | None = None, vehicles: bool = True,
                        vehicle_backend: str = "auto", threads: int | None = None,
-                       min_score: float = 0.3, exhaustive: bool = False) -> PlateReader:
+                       min_score: float = 0.3, exhaustive: bool = False, text_fallback: bool = True) -> PlateReader:
     """A :class:`PlateReader` with verified model files (vehicle detector optional).
 
     ``exhaustive`` runs the vehicle pass on every image (several vehicles in view), not only when the
-    whole-image pass found no confident read.
+    whole-image pass found no confident read. ``text_fallback`` adds PP-OCR's text detector as the last pass.
     """
     store = store or ModelStore()
     paths = plate_model_paths(store)
@@ -43,8 +44,10 @@ def build_plate_reader(region: str = "eu", *, store: ModelStore | None = None, v
         from sightline.models import build_object_detector
 
         vehicle_detector = build_object_detector(vehicle_backend, store=store, classes=",".join(VEHICLE_CLASSES),
-                                                 threads=threads, min_score=0.25)
-    return PlateReader(detector, recognizer, vehicle_detector, region=region, exhaustive=exhaustive)
+                                                 threads=threads, min_score=0.25, class_agnostic=True)
+    text_detector = TextDetector(create_session(paths["text"], threads=threads)) if text_fallback else None
+    return PlateReader(detector, recognizer, vehicle_detector, text_detector=text_detector, region=region,
+                       exhaustive=exhaustive)
 
 
 def purge_plates(session: Session, now: datetime, sighting_days: int = SIGHTING_DAYS) -> int:

@@ -18,6 +18,7 @@ from sightline.vision.plates.crops import TRIMS_Y, plate_crop
 from sightline.vision.plates.formats import REGIONS, FormattedRead, apply_format, normalise
 from sightline.vision.plates.lpd_yunet import LpdYunet, PlateCandidate
 from sightline.vision.plates.ocr import PlateRecognizer
+from sightline.vision.plates.textdet import TextDetector
 
 VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
 MIN_CHARS = 4
@@ -60,13 +61,14 @@ class PlateReader:
     """
 
     def __init__(self, detector: LpdYunet, recognizer: PlateRecognizer, vehicle_detector=None, *,
-                 region: str = "eu", max_vehicles: int = 2, max_plates: int = 4, nms_threshold: float = 0.3,
-                 exhaustive: bool = False) -> None:
+                 text_detector: TextDetector | None = None, region: str = "eu", max_vehicles: int = 2,
+                 max_plates: int = 4, nms_threshold: float = 0.3, exhaustive: bool = False) -> None:
         if region not in REGIONS:
             raise ValueError(f"unknown plate region {region!r}; choose one of {', '.join(REGIONS)}")
         self.detector = detector
         self.recognizer = recognizer
         self.vehicle_detector = vehicle_detector
+        self.text_detector = text_detector
         self.region = region
         self.max_vehicles = int(max_vehicles)
         self.max_plates = int(max_plates)
@@ -81,35 +83,58 @@ class PlateReader:
         found.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
         return [tuple(float(v) for v in d.box) for d in found[: self.max_vehicles]]
 
-    def vehicle_candidates(self, image: np.ndarray) -> list[tuple[PlateCandidate, tuple[float, float, float, float]]]:
+    def vehicle_candidates(self, image: np.ndarray, vehicles) -> list[tuple[PlateCandidate, tuple | None]]:
         """Plate boxes found by LPD-YuNet inside each vehicle box, in full-image pixels."""
-        height, width = image.shape[:2]
         found = []
-        for vehicle in self.vehicles(image):
-            x1, y1 = max(0, int(vehicle[0])), max(0, int(vehicle[1]))
-            x2, y2 = min(width, int(np.ceil(vehicle[2]))), min(height, int(np.ceil(vehicle[3])))
-            if x2 - x1 < 16 or y2 - y1 < 16:
-                continue
+        for vehicle, (x1, y1, x2, y2) in _regions(image, vehicles):
             found += [(_shift(c, x1, y1), vehicle) for c in self.detector.detect(image[y1:y2, x1:x2])]
+        return found
+
+    def text_candidates(self, image: np.ndarray, vehicles) -> list[tuple[PlateCandidate, tuple | None]]:
+        """Text lines shaped like plates inside each vehicle box (the whole image when there is none)."""
+        if self.text_detector is None:
+            return []
+        regions = _regions(image, vehicles) or [(None, (0, 0, image.shape[1], image.shape[0]))]
+        found = []
+        for vehicle, (x1, y1, x2, y2) in regions:
+            found += [(_shift(c, x1, y1), vehicle) for c in self.text_detector.detect(image[y1:y2, x1:x2])]
         return found
 
     def read(self, image: np.ndarray, *, exhaustive: bool | None = None) -> list[PlateRead]:
         """Every plate found in ``image`` (uint8 BGR, full resolution), best detection first.
 
-        LPD-YuNet runs on the whole image first. The vehicle pass (object detector, then LPD-YuNet in the
-        largest vehicle boxes) runs when that found no confident, well-formed read, or always with
-        ``exhaustive`` (several vehicles in view). Both passes' boxes are fused by NMS.
+        Passes, each run only while no confident, well-formed read exists (or always with ``exhaustive``,
+        for several vehicles in view): LPD-YuNet on the whole image; LPD-YuNet in the largest vehicle
+        boxes of the object detector; PP-OCR's text detector in those boxes, keeping only reads that fit
+        a plate format. Boxes of the first two passes are fused by NMS.
         """
         exhaustive = self.exhaustive if exhaustive is None else exhaustive
         whole = [(c, None) for c in self.detector.detect(image)]
-        kept = _suppress(whole, self.nms_threshold)[: self.max_plates]
-        reads = dict(zip((id(c) for c, _ in kept), self._read_all(image, kept), strict=True))
-        if self.vehicle_detector is None or (not exhaustive and any(_confident(r) for r in reads.values())):
-            return list(reads.values())
-        fused = _suppress(whole + self.vehicle_candidates(image), self.nms_threshold)[: self.max_plates]
-        todo = [(c, v) for c, v in fused if id(c) not in reads]
-        reads.update(zip((id(c) for c, _ in todo), self._read_all(image, todo), strict=True))
-        return [reads[id(c)] for c, _ in fused]
+        fused = _suppress(whole, self.nms_threshold)[: self.max_plates]
+        reads = self._read_new(image, fused, {})
+        if self.vehicle_detector is None and self.text_detector is None or self._done(reads, exhaustive):
+            return [reads[id(c)] for c, _ in fused]
+        vehicles = self.vehicles(image)
+        if vehicles:
+            fused = _suppress(whole + self.vehicle_candidates(image, vehicles), self.nms_threshold)[: self.max_plates]
+            reads = self._read_new(image, fused, reads)
+        result = [reads[id(c)] for c, _ in fused]
+        if self._done(reads, exhaustive):
+            return result
+        taken = [r.box for r in result if r.readable]
+        texts = [(c, v) for c, v in self.text_candidates(image, vehicles)
+                 if all(_overlap(c.box, box) < self.nms_threshold for box in taken)]
+        texts = _suppress(texts, self.nms_threshold)[: self.max_plates]
+        extra = self._read_new(image, texts, {})
+        return result + [extra[id(c)] for c, _ in texts if extra[id(c)].format is not None and extra[id(c)].readable]
+
+    def _done(self, reads: dict[int, PlateRead], exhaustive: bool) -> bool:
+        return not exhaustive and any(_confident(r) for r in reads.values())
+
+    def _read_new(self, image: np.ndarray, candidates, reads: dict[int, PlateRead]) -> dict[int, PlateRead]:
+        """``reads`` plus reads of the candidates not read yet (keyed by candidate identity)."""
+        todo = [(c, v) for c, v in candidates if id(c) not in reads]
+        return {**reads, **dict(zip((id(c) for c, _ in todo), self._read_all(image, todo), strict=True))}
 
     def _read_all(self, image: np.ndarray, candidates) -> list[PlateRead]:
         """Read each candidate on its primary crop; re-read the doubtful ones on the untrimmed crop."""
@@ -141,6 +166,26 @@ class PlateReader:
         readable = len(text) >= MIN_CHARS and option.confidence >= MIN_READ_CONFIDENCE
         return PlateRead(candidate.box, candidate.score, text if readable else None, raw_text,
                          float(option.confidence), self.region, option.format, option.edits, vehicle)
+
+
+def _regions(image: np.ndarray, vehicles) -> list[tuple[tuple, tuple[int, int, int, int]]]:
+    """Each vehicle box clipped to the image, as integer (x1, y1, x2, y2); tiny ones dropped."""
+    height, width = image.shape[:2]
+    out = []
+    for vehicle in vehicles:
+        x1, y1 = max(0, int(vehicle[0])), max(0, int(vehicle[1]))
+        x2, y2 = min(width, int(np.ceil(vehicle[2]))), min(height, int(np.ceil(vehicle[3])))
+        if x2 - x1 >= 16 and y2 - y1 >= 16:
+            out.append((vehicle, (x1, y1, x2, y2)))
+    return out
+
+
+def _overlap(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _confident(read: PlateRead) -> bool:
