@@ -21,7 +21,7 @@ from sightline.cli.options import (
 from sightline.cli.options import FaceBackendOption as BackendOption
 from sightline.cli.output import console, emit_json, err_console, exit_if_failed, handle_errors, process_images
 from sightline.engine import FaceEngine
-from sightline.errors import LegalBasisError, QualityError
+from sightline.errors import LegalBasisError, QualityError, SightlineError
 from sightline.gallery.enrol import EnrolResult, enroll_files
 from sightline.gallery.gallery import Gallery, default_actor
 from sightline.gallery.subjects import LegalBasis
@@ -67,7 +67,8 @@ def init(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: s
 def identify(
     images: list[Path] = typer.Argument(..., help="Probe images."),
     k: int = typer.Option(3, "--top", "-k", min=1, help="Candidates per face."),
-    threshold: float | None = typer.Option(None, help="Override the calibrated open-set threshold."),
+    threshold: float | None = typer.Option(None, help="Raise (or, down to a floor, lower) the calibrated threshold."),
+    explain: bool = typer.Option(False, "--explain", help="Also show near-miss candidates (tuning aid; audited)."),
     home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
     backend: str = BackendOption, models: Path | None = ModelsOption, index: str = IndexOption,
     as_json: bool = JsonOption,
@@ -77,27 +78,30 @@ def identify(
         gallery = open_gallery(home, db_url, actor, backend=backend, models=models, index=index)
 
     def work(path: Path) -> dict:
-        found = gallery.identify(path, k=k, threshold=threshold, allow_lower=True)  # the key holder; floor applies
+        # the CLI user holds the key file (an admin): may lower the threshold, never below the floor
+        found = gallery.identify(path, k=k, threshold=threshold, allow_lower=True, explain=explain)
         if not as_json:
-            _print_identifications(path, found)
-        return {"faces": [r.to_dict() for r in found]}
+            _print_identifications(path, found, explain)
+        return {"faces": [r.to_dict(explain=explain) for r in found]}
 
     with gallery:
+        with handle_errors(as_json):
+            used = gallery.matching.threshold_for(threshold, allow_lower=True)
         results, failures = process_images(images, work, as_json=as_json, empty={"faces": []})
     if as_json:
-        emit_json({"backend": gallery.faces.backend, "threshold": gallery.threshold if threshold is None
-                   else threshold, "results": results})
+        emit_json({"backend": gallery.faces.backend, "threshold": used, "results": results})
     exit_if_failed(failures)
 
 
-def _print_identifications(path: Path, found: list) -> None:
+def _print_identifications(path: Path, found: list, explain: bool = False) -> None:
     table = Table(title=f"{path} — {len(found)} face(s)", title_justify="left")
     for column in ("#", "box", "decision", "score", "next candidates"):
         table.add_column(column)
     for number, result in enumerate(found):
         match = result.match
         decision = f"[green]{match.name}[/] ({match.subject_id[:8]})" if match else "[yellow]unknown[/]"
-        others = ", ".join(f"{c.name} {c.score:.3f}" for c in result.candidates[1 if match else 0:])
+        shown = result.candidates if explain else [c for c in result.candidates if c.accepted]
+        others = ", ".join(f"{c.name} {c.score:.3f}" for c in shown if c is not match)
         table.add_row(str(number), ", ".join(f"{v:.0f}" for v in result.face.box), decision,
                       f"{match.score:.3f}" if match else "-", others or "-")
     console.print(table)
@@ -251,3 +255,65 @@ def export(subject: str = typer.Argument(..., help="Subject id, id prefix or exa
                                                           if p.is_file())})
     else:
         console.print(f"wrote {bundle}", highlight=False)
+
+
+@app.command("not-this-person")
+def not_this_person(
+    subject: str = typer.Argument(..., help="Subject id, id prefix or exact name that was wrongly matched."),
+    image: Path | None = typer.Argument(None, help="The photo in which the face was wrongly identified."),
+    box: str | None = typer.Option(None, "--box", help="x1,y1,x2,y2 of the face (else the one most like them)."),
+    event: str | None = typer.Option(None, "--event", help="A person_seen event id that named the wrong person."),
+    home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
+    backend: str = BackendOption, models: Path | None = ModelsOption, as_json: bool = JsonOption,
+) -> None:
+    """Mark an identification as wrong: the face becomes an encrypted negative example of the subject."""
+    with handle_errors(as_json):
+        if (image is None) == (event is None):
+            raise SightlineError("give either an IMAGE or --event", code="bad_request")
+        coords = _parse_box(box)
+        with open_gallery(home, db_url, actor, backend=backend, models=models) as gallery:
+            subject_id = gallery.resolve(subject)
+            if event is not None:
+                result = gallery.corrections.mark_event_wrong(event, subject_id=subject_id)
+            else:
+                result = gallery.corrections.mark_not_subject(subject_id, image, box=coords, source="cli")
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"recorded: the face at {result['box']} is not subject {subject_id} "
+                      f"(negative {result['negative_id']})", highlight=False)
+
+
+def _parse_box(box: str | None) -> list[float] | None:
+    if box is None:
+        return None
+    try:
+        values = [float(v) for v in box.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise SightlineError(f"--box must be x1,y1,x2,y2, got {box!r}", code="bad_request")
+    return values
+
+
+@app.command("threshold")
+def subject_threshold(
+    subject: str = typer.Argument(..., help="Subject id, id prefix or exact name."),
+    value: float | None = typer.Argument(None, help="Own threshold (at least the calibrated one)."),
+    clear: bool = typer.Option(False, "--clear", help="Back to the calibrated threshold."),
+    home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
+    backend: str = BackendOption, models: Path | None = ModelsOption, as_json: bool = JsonOption,
+) -> None:
+    """Give a subject their own, stricter match threshold (audited)."""
+    with handle_errors(as_json):
+        if (value is not None) != clear:
+            with open_gallery(home, db_url, actor, backend=backend, models=models) as gallery:
+                result = gallery.subjects.set_threshold(gallery.resolve(subject), value)
+        else:
+            raise SightlineError("give either a VALUE or --clear", code="bad_request")
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"subject {result['subject_id']}: threshold {result['threshold'] or 'calibrated'} "
+                      f"(was {result['previous'] or 'calibrated'}; calibrated {result['calibrated']})",
+                      highlight=False)

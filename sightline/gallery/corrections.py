@@ -63,15 +63,23 @@ class CorrectionService:
                 "box": [round(float(v), 1) for v in face.box],
                 "score": None if score is None else round(score, 4)}
 
-    def mark_event_wrong(self, event_id: str, *, actor: str | None = None) -> dict[str, object]:
-        """A ``person_seen`` event named the wrong person: its snapshot's face becomes a negative of them."""
+    def mark_event_wrong(self, event_id: str, *, subject_id: str | None = None,
+                         actor: str | None = None) -> dict[str, object]:
+        """A ``person_seen`` event named the wrong person: its snapshot's face becomes a negative of them.
+
+        ``subject_id``, when given, must be the subject the event named.
+        """
         from sightline.events.store import get_event  # the event store is optional for the gallery
 
         with self.ctx.sessions() as session:
+            if subject_id is not None:
+                self.ctx.require_subject(session, subject_id)
             event = get_event(session, event_id)
         if event.type.value != "person_seen" or not event.subject_id:
             raise SightlineError(f"event {event_id} is a {event.type.value} event; only person_seen events name "
                                  "someone", code="not_a_recognition")
+        if subject_id is not None and event.subject_id != subject_id:
+            raise SightlineError(f"event {event_id} did not name subject {subject_id}", code="wrong_subject")
         if not event.snapshot or not Path(event.snapshot).is_file():
             raise NotFoundError(f"event {event_id} has no snapshot left to learn the wrong face from")
         return self.mark_not_subject(event.subject_id, Path(event.snapshot), source=f"event:{event_id}"[:100],

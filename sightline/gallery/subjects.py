@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sightline.errors import LegalBasisError
+from sightline.gallery.names import bad_character, check_name
 
 MAX_RETENTION_DAYS = 3650
 
@@ -39,6 +40,15 @@ class SubjectCreate(BaseModel):
     evidence: str | None = Field(default=None, max_length=500)
     enrolled_by: str = Field(min_length=1, max_length=200)
     retain_until: datetime
+
+    @field_validator("name", "evidence", "enrolled_by", "purpose")
+    @classmethod
+    def _printable(cls, value: str | None, info: object) -> str | None:
+        field = getattr(info, "field_name", "text")
+        problem = bad_character(value, allow_newlines=field == "purpose") if value else None
+        if problem:
+            raise ValueError(f"contains {problem}")
+        return value
 
     @field_validator("retain_until", mode="before")
     @classmethod
@@ -68,7 +78,10 @@ class SubjectCreate(BaseModel):
 def make_subject(*, name: str | None = None, legal_basis: str | LegalBasis | None = None, purpose: str | None = None,
                  evidence: str | None = None, enrolled_by: str | None = None,
                  retain_until: datetime | date | None = None, retention_days: int | None = None) -> SubjectCreate:
-    """Validate enrolment metadata; raises :class:`LegalBasisError` naming every missing or bad field."""
+    """Validate enrolment metadata; raises :class:`LegalBasisError` naming every missing or bad field
+    (:class:`InvalidNameError` for a name with control or bidirectional-override characters)."""
+    if isinstance(name, str):
+        check_name(name, "the subject's name")
     if retain_until is None and retention_days is not None:
         if retention_days < 1:
             raise LegalBasisError("retention days must be at least 1")

@@ -11,13 +11,42 @@ from sightline.api.auth import Operator, Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey, Role
-from sightline.api.uploads import image_body_schema, read_upload
+from sightline.api.uploads import Upload, image_body_schema, read_upload
 from sightline.engine import VerifyResult, cosine_similarity
 from sightline.errors import SightlineError
+from sightline.gallery.thresholds import ThresholdError
 
 router = APIRouter(prefix="/faces", tags=["faces"])
 
-_THRESHOLD = {"type": "number", "minimum": -1, "maximum": 1, "description": "override the calibrated threshold"}
+_THRESHOLD = {"type": "number", "minimum": -1, "maximum": 1,
+              "description": "raise the calibrated threshold (lowering it needs an admin key and stops at a floor)"}
+_EXPLAIN = {"type": "boolean", "description": "admin only: also list near-miss candidates (audited)"}
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                "off": False, "": False}
+
+
+def _threshold(upload: Upload, key: ApiKey, state: AppState) -> float:
+    """The threshold this request will use: raising is free, lowering needs an admin key and has a floor."""
+    requested = upload.number("threshold", None, low=-1.0, high=1.0)
+    try:
+        return state.gallery.matching.threshold_for(requested, allow_lower=_is_admin(key))
+    except ThresholdError as exc:
+        raise ApiError(403 if exc.code == "threshold_needs_admin" else 422, exc.code, exc.message) from None
+
+
+def _is_admin(key: ApiKey) -> bool:
+    return Role(key.role).allows(Role.ADMIN)
+
+
+def _explain(upload: Upload, key: ApiKey) -> bool:
+    flag = upload.fields.get("explain", False)
+    if isinstance(flag, str):
+        flag = _FLAG_VALUES.get(flag.lower())
+    if not isinstance(flag, bool):
+        raise ApiError(422, "validation_error", "field 'explain' must be true or false")
+    if flag and not _is_admin(key):
+        raise ApiError(403, "forbidden", "near-miss candidates (explain) are for admin keys only")
+    return flag
 
 
 @router.post("/detect", summary="Detect faces (box, landmarks, score, quality)",
@@ -66,55 +95,57 @@ async def verify(request: Request, key: ApiKey = Viewer, state: AppState = Depen
     subject's best template counts (operator role, since it reads the gallery), and the answer has
     ``subject_id``, ``name``, ``score``, ``same_person``, ``threshold``, ``templates`` and ``box``."""
     upload = await read_upload(request, ("image_a", "image_b", "image"))
-    threshold = upload.number("threshold", None, low=-1.0, high=1.0)
+    threshold = _threshold(upload, key, state)
     subject_id = upload.text("subject_id")
     if subject_id:
         if not Role(key.role).allows(Role.OPERATOR):
             raise ApiError(403, "forbidden", "verifying against a subject needs the operator role")
         name, data = upload.one("image") or upload.require("image_a")
-        return await state.run(_verify_subject, state, data, name, subject_id, threshold, key.actor)
+        return await state.run(_verify_subject, state, data, name, subject_id, threshold, key)
     name_a, data_a = upload.require("image_a")
     name_b, data_b = upload.require("image_b")
     result = await state.run(_verify_pair, state, data_a, name_a, data_b, name_b, threshold)
-    state.audit_event(key, "faces.verify", details={"same_person": result.same_person})
+    state.audit_event(key, "faces.verify", details={"same_person": result.same_person, "threshold": threshold})
     return result.to_dict()
 
 
 def _verify_pair(state: AppState, data_a: bytes, name_a: str, data_b: bytes, name_b: str,
-                 threshold: float | None) -> VerifyResult:
+                 threshold: float) -> VerifyResult:
     face_a = inference.main_face(state, inference.decode(state, data_a), name_a)
     face_b = inference.main_face(state, inference.decode(state, data_b), name_b)
     similarity = cosine_similarity(face_a.embedding, face_b.embedding)
-    limit = state.engine.threshold if threshold is None else threshold
-    return VerifyResult(similarity, similarity >= limit, limit, state.engine.backend, face_a, face_b)
+    return VerifyResult(similarity, similarity >= threshold, threshold, state.engine.backend, face_a, face_b)
 
 
-def _verify_subject(state: AppState, data: bytes, name: str, subject_id: str, threshold: float | None,
-                    actor: str) -> dict[str, Any]:
+def _verify_subject(state: AppState, data: bytes, name: str, subject_id: str, threshold: float,
+                    key: ApiKey) -> dict[str, Any]:
     pixels = inference.decode(state, data)
     with state.metrics.time_inference(state.engine.spec.embedder, "verify_subject"):
-        return state.gallery.verify(pixels, subject_id, threshold=threshold, actor=actor).to_dict()
+        return state.gallery.verify(pixels, subject_id, threshold=threshold, actor=key.actor,
+                                    allow_lower=_is_admin(key)).to_dict()
 
 
 @router.post("/identify", summary="Who is in this photo? (1:N against the enrolled gallery)",
              openapi_extra=image_body_schema(
                  {"image": "probe image"},
                  {"k": {"type": "integer", "minimum": 1, "maximum": 20, "description": "candidates per face"},
-                  "threshold": _THRESHOLD}, required=("image",)))
+                  "threshold": _THRESHOLD, "explain": _EXPLAIN}, required=("image",)))
 async def identify(request: Request, key: ApiKey = Operator, state: AppState = Depends(get_state)) -> dict[str, Any]:
     """Same JSON as ``sightline identify --json``: per face its box, decision (subject id or ``unknown``),
-    name, score and top-k candidates. Faces below the threshold stay ``unknown``."""
+    name and score. Only subjects that matched are listed under ``candidates``; an ``unknown`` face names
+    nobody. ``explain=true`` (admin keys only, audited) adds the near-miss candidates with their scores."""
     upload = await read_upload(request, ("image",))
     name, data = upload.require("image")
     k = upload.number("k", 3, low=1, high=20, integer=True)
-    threshold = upload.number("threshold", None, low=-1.0, high=1.0)
-    found = await state.run(_identify, state, data, k, threshold, key.actor)
-    limit = state.gallery.threshold if threshold is None else threshold
-    return {"backend": state.engine.backend, "threshold": limit,
-            "results": [{"image": name, "faces": [r.to_dict() for r in found], "error": None}]}
+    threshold = _threshold(upload, key, state)
+    explain = _explain(upload, key)
+    found = await state.run(_identify, state, data, k, threshold, key, explain)
+    return {"backend": state.engine.backend, "threshold": threshold,
+            "results": [{"image": name, "faces": [r.to_dict(explain=explain) for r in found], "error": None}]}
 
 
-def _identify(state: AppState, data: bytes, k: int, threshold: float | None, actor: str):
+def _identify(state: AppState, data: bytes, k: int, threshold: float, key: ApiKey, explain: bool):
     pixels = inference.decode(state, data)
     with state.metrics.time_inference(state.engine.spec.embedder, "identify"):
-        return state.gallery.identify(pixels, k, threshold=threshold, actor=actor)
+        return state.gallery.identify(pixels, k, threshold=threshold, actor=key.actor,
+                                      allow_lower=_is_admin(key), explain=explain)

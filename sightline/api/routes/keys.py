@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sightline.api.auth import Admin, Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey, Role
+from sightline.gallery.names import bad_character
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -24,6 +25,15 @@ class KeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     role: Role
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        problem = bad_character(value)
+        if problem:
+            raise ValueError(f"the key name contains {problem}; control characters, newlines and bidirectional "
+                             "overrides are not allowed")
+        return value
 
 
 @router.get("/me", summary="The calling key: id, name, role")

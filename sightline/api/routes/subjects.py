@@ -13,7 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
+from sightline.api import inference
 from sightline.api.auth import Admin, Operator, Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
@@ -21,6 +23,7 @@ from sightline.api.keys_store import ApiKey
 from sightline.api.uploads import Upload, image_body_schema, read_upload
 from sightline.errors import LegalBasisError
 from sightline.gallery.subjects import LegalBasis
+from sightline.gallery.thresholds import ThresholdError
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
 
@@ -143,6 +146,76 @@ async def remove_face(subject_id: str = SubjectId, template_id: int = PathParam(
                                                                              actor=key.actor))
     state.update_gallery_gauge()
     return result
+
+
+_BOX = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+        "description": "[x1, y1, x2, y2] of the wrongly identified face (else the face most like the subject)"}
+
+
+@router.post("/{subject_id}/negatives", status_code=201,
+             summary='"Not this person": a face wrongly matched to this subject becomes a negative example',
+             openapi_extra=image_body_schema(
+                 {"image": "the photo in which the face was wrongly identified"},
+                 {"box": _BOX, "event_id": {"type": "string", "maxLength": 64,
+                                            "description": "a person_seen event that named the wrong person"}}))
+async def add_negative(request: Request, subject_id: str = SubjectId, key: ApiKey = Operator,
+                       state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """Send the photo (and the face's ``box``) or a ``person_seen`` ``event_id``. The face is stored as an
+    encrypted negative example of the subject (erased and exported with them); from then on a match to this
+    subject must beat it by a margin. Audited as ``negative_add``."""
+    upload = await read_upload(request, ("image",))
+    event_id = upload.text("event_id")
+    image = upload.one("image")
+    if bool(event_id) == (image is not None):
+        raise ApiError(422, "validation_error", "send either an image (with an optional box) or an event_id")
+    if event_id:
+        return await state.run(lambda: state.gallery.corrections.mark_event_wrong(
+            event_id[:64], subject_id=subject_id, actor=key.actor))
+    box = _box(upload)
+    assert image is not None
+    return await state.run(_mark_image, state, subject_id, image[1], box, key.actor)
+
+
+def _mark_image(state: AppState, subject_id: str, data: bytes, box: list[float] | None,
+                actor: str) -> dict[str, Any]:
+    state.gallery.show(subject_id)  # 404 before decoding
+    return state.gallery.corrections.mark_not_subject(subject_id, inference.decode(state, data), box=box,
+                                                      actor=actor)
+
+
+def _box(upload: Upload) -> list[float] | None:
+    raw = upload.fields.get("box")
+    if raw is None or raw == "":
+        return None
+    parts = raw.replace("[", "").replace("]", "").split(",") if isinstance(raw, str) else raw
+    try:
+        if not isinstance(parts, list) or len(parts) != 4 or any(isinstance(v, bool) for v in parts):
+            raise ValueError
+        box = [float(v) for v in parts]
+    except (TypeError, ValueError):
+        raise ApiError(422, "validation_error", "box must be four numbers [x1, y1, x2, y2]") from None
+    if not all(-1e6 < v < 1e6 for v in box) or box[2] <= box[0] or box[3] <= box[1]:
+        raise ApiError(422, "validation_error", "box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1")
+    return box
+
+
+class ThresholdBody(BaseModel):
+    """A subject's own threshold (null: back to the calibrated one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None
+
+
+@router.put("/{subject_id}/threshold", summary="Give a subject their own, stricter match threshold")
+def set_threshold(body: ThresholdBody, subject_id: str = SubjectId, key: ApiKey = Operator,
+                  state: AppState = Depends(get_state)) -> dict[str, Any]:
+    """The value must be at least the calibrated threshold (a subject's threshold only makes matching them
+    stricter); ``null`` removes it. Audited as ``subject_threshold``."""
+    try:
+        return state.gallery.subjects.set_threshold(subject_id, body.threshold, actor=key.actor)
+    except ThresholdError as exc:
+        raise ApiError(422, exc.code, exc.message) from None
 
 
 @router.delete("/{subject_id}", summary="Erase a subject (templates, photos, index entries) - admin only")

@@ -54,9 +54,28 @@ function snapshotCell(event) {
   return el("td", {}, button);
 }
 
+// "Not this person" on a person_seen event: its snapshot's face becomes a negative example of the subject.
+function notThisPerson(event) {
+  const button = el("button", { type: "button", class: "secondary not-this-person",
+    "aria-label": `The person in this event is not ${event.subject_name}` }, "Not this person");
+  button.addEventListener("click", async () => {
+    if (!confirm(`Record that this was not ${event.subject_name}? They will no longer be matched to this face.`)) return;
+    try {
+      await api(`/subjects/${encodeURIComponent(event.subject_id)}/negatives`,
+        { method: "POST", json: { event_id: event.id } });
+      button.replaceWith(el("span", { class: "hint" }, "recorded"));
+    } catch (error) {
+      toast(error.message);
+    }
+  });
+  return button;
+}
+
 function row(event) {
+  const correctable = event.type === "person_seen" && event.snapshot_url && roleAtLeast("operator");
   const who = event.subject_name
-    ? el("strong", {}, event.subject_name, event.score !== null ? ` (${event.score.toFixed(2)})` : "")
+    ? el("span", {}, el("strong", {}, event.subject_name, event.score !== null ? ` (${event.score.toFixed(2)})` : ""),
+      correctable ? [" ", notThisPerson(event)] : null)
     : (event.type === "unknown_person" ? el("span", { class: "hint" }, "not enrolled") : "–");
   const details = [event.track_id !== null ? `track #${event.track_id}` : null, event.zone ? `zone ${event.zone}` : null,
     event.end_time ? `ended ${event.end_time.slice(11, 19)}` : null].filter(Boolean).join(", ");

@@ -1,5 +1,5 @@
 // "Try it": upload a photo, draw each face's box and name (identify for operators, detect for viewers).
-import { api, roleAtLeast, toast } from "./api.js";
+import { api, el, roleAtLeast, toast } from "./api.js";
 
 let bound = false;
 
@@ -42,10 +42,29 @@ async function run(file) {
   faces.forEach((face, index) => {
     const label = identify ? (face.name ? `${face.name} (score ${face.score.toFixed(3)})` : "unknown")
                            : `face, detection score ${face.score.toFixed(2)}`;
-    const item = document.createElement("li");
-    item.textContent = `Face ${index + 1}: ${label}`;
+    const item = el("li", {}, `Face ${index + 1}: ${label}`);
+    if (identify && face.name) item.append(" ", notThisPerson(file, face, index));
     list.append(item);
   });
+}
+
+// "Not this person": the face becomes a negative example of the subject it was wrongly matched to.
+function notThisPerson(file, face, index) {
+  const button = el("button", { type: "button", class: "secondary not-this-person",
+    "aria-label": `Face ${index + 1} is not ${face.name}` }, "Not this person");
+  button.addEventListener("click", async () => {
+    if (!confirm(`Record that face ${index + 1} is not ${face.name}? It will no longer be matched to them.`)) return;
+    const form = new FormData();
+    form.append("image", file, file.name);
+    form.append("box", face.box.join(","));
+    try {
+      await api(`/subjects/${encodeURIComponent(face.decision)}/negatives`, { method: "POST", form });
+      button.replaceWith(el("span", { class: "hint" }, "recorded: not this person"));
+    } catch (error) {
+      toast(error.message);
+    }
+  });
+  return button;
 }
 
 function draw(bitmap, faces, identify) {
