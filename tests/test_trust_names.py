@@ -11,8 +11,8 @@ from api_support import auth
 from typer.testing import CliRunner
 
 from sightline.cli import app as cli_app
+from sightline.errors import SightlineError
 from sightline.gallery.gallery import Gallery
-from sightline.gallery.names import InvalidNameError
 
 BAD_NAMES = {
     "nul": "Ann\x00Smith",
@@ -49,8 +49,9 @@ def test_ordinary_names_with_accents_and_scripts_are_fine(client, tokens):
 
 def test_python_and_cli_refuse_bad_names(tmp_path, engine):
     with Gallery.open(tmp_path / "home", None, engine) as gallery:
-        with pytest.raises(InvalidNameError):
+        with pytest.raises(SightlineError) as refused:
             gallery.create_subject(name=BAD_NAMES["bidi override"], **FIELDS)
+        assert refused.value.code == "invalid_name"
         assert gallery.list_subjects() == []
     result = CliRunner().invoke(cli_app, ["gallery", "enroll", str(tmp_path), "--name", BAD_NAMES["newline"],
                                           "--legal-basis", "contract", "--purpose", "door", "--retention-days", "3",

@@ -25,7 +25,6 @@ from sightline.events.store import save_event
 from sightline.gallery.gallery import Gallery
 from sightline.privacy.retention import sweep
 from sightline.store.db import sqlite_checkpoint
-from sightline.store.tables import NegativeExample
 
 LFW = FACES.parent / "lfw" / "images"
 SACHIKO = [LFW / "Sachiko_Yamada" / f"Sachiko_Yamada_000{n}.jpg" for n in (1, 2, 3, 4)]
@@ -143,6 +142,8 @@ def test_cli_correction_and_threshold(tmp_path):
 
 
 def _negative_vectors(gallery: Gallery) -> list[np.ndarray]:
+    from sightline.store.tables import NegativeExample
+
     with gallery.sessions() as session:
         return [gallery.ctx.decrypt_negative(n) for n in session.scalars(select(NegativeExample))]
 
@@ -166,6 +167,8 @@ def test_negatives_are_encrypted_exported_rekeyed_erased_and_swept(tmp_path, eng
         report = gallery.rotate_key()
         assert report.negatives == 1
         assert np.array_equal(_negative_vectors(gallery)[0], vector)
+
+        from sightline.store.tables import NegativeExample
 
         swept = sweep(gallery, now=datetime.now(UTC) + timedelta(days=2))
         assert swept.erased == [subject]
