@@ -160,8 +160,9 @@ def _describe(image: object) -> str:
 class ObjectDetector:
     """Find the 80 COCO object classes; the object counterpart of :class:`FaceEngine`.
 
-    ``backend`` is ``auto`` (NanoDet, else CenterNet, whichever file is present), ``nanodet`` or
-    ``centernet``. Images may be a path, encoded bytes or an array (BGR unless ``color="rgb"``).
+    ``backend`` is ``auto`` (YOLOX-Nano, else NanoDet, else CenterNet: the first whose file is present),
+    ``yolox``, ``nanodet`` or ``centernet``. Images may be a path, encoded bytes or an array (BGR
+    unless ``color="rgb"``).
     The model loads (and is hash-checked) when the detector is created.
     """
 
@@ -176,7 +177,7 @@ class ObjectDetector:
 
     @property
     def name(self) -> str:
-        """The backend in use (``nanodet`` or ``centernet``)."""
+        """The backend in use (``yolox``, ``nanodet`` or ``centernet``)."""
         return self._detector.name
 
     @property

@@ -148,7 +148,7 @@ def test_backends_are_compositions_of_registered_models() -> None:
 
     assert FACE_BACKENDS["yunet-dlib"].models == ("yunet", "dlib-shape5", "dlib-resnet-v1")
     assert FACE_BACKENDS["dlib"].models == ("dlib-shape5", "dlib-resnet-v1")
-    assert list(OBJECT_DETECTORS.preference) == ["nanodet", "centernet"]
+    assert list(OBJECT_DETECTORS.preference) == ["yolox", "nanodet", "centernet"]
     for component in COMPONENTS.values():
         for model in component.models:
             assert REGISTRY[model].task in (component.task, "face_landmarks"), (component.name, model)

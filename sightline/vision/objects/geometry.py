@@ -29,12 +29,16 @@ class InputTransform:
         return out
 
 
-def letterbox(image: np.ndarray, size: int, fill: int = 0) -> tuple[np.ndarray, InputTransform]:
-    """Resize keeping the aspect ratio and centre the result on a ``size`` x ``size`` canvas."""
+def letterbox(image: np.ndarray, size: int, fill: int = 0, *, centre: bool = True) -> tuple[np.ndarray, InputTransform]:
+    """Resize keeping the aspect ratio and place the result on a ``size`` x ``size`` canvas of ``fill``.
+
+    ``centre=True`` centres the picture (padding split on both sides); ``False`` puts it top-left
+    (padding right and below only, as YOLOX was trained).
+    """
     height, width = image.shape[:2]
     scale = size / float(max(height, width))
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
+    pad_x, pad_y = ((size - new_w) // 2, (size - new_h) // 2) if centre else (0, 0)
     canvas = np.full((size, size, 3), fill, dtype=np.uint8)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = cv2.resize(image, (new_w, new_h),

@@ -2,8 +2,10 @@
 
 Found by testing on the sample photos (``bench/objects_speed.py`` and the
 tests): the converted model takes **BGR** pixels normalised with NanoDet's
-mean/std, NCHW, 416 x 416, plainly resized (a letterbox localised about as
-well but scored lower). Outputs per stride 8/16/32 (52², 26², 13² cells, row-major):
+mean/std, NCHW, 416 x 416. The picture is letterboxed (aspect kept, centred,
+padded with the mean colour, i.e. zeros after normalisation): a plain stretch
+squeezed 16:9 video frames so that walking people lost most of their score
+(tests/test_objects_letterbox.py). Outputs per stride 8/16/32 (52², 26², 13² cells, row-major):
 class scores already through a sigmoid [1, N, 80], and box distributions
 [1, N, 44] = 4 sides (left, top, right, bottom) x 11 bins. Each side's
 distance is the softmax expectation over bins times the stride, measured from
@@ -15,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from sightline.vision.objects.base import OnnxObjectDetector
-from sightline.vision.objects.geometry import stretch
+from sightline.vision.objects.geometry import letterbox
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
 BINS = 11
 MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
+PAD_VALUE = 114  # ~ the mean colour: close to zero once normalised
 STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
 _MAX_CANDIDATES = 2000
 
@@ -38,7 +41,7 @@ class NanoDetDetector(OnnxObjectDetector):
         self._centres = {s: _cell_centres(INPUT_SIZE // s, s) for s in STRIDES}
 
     def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        resized, transform = stretch(image, INPUT_SIZE)
+        resized, transform = letterbox(image, INPUT_SIZE, PAD_VALUE)
         tensor = ((resized.astype(np.float32) - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)[None]
         outputs = self.session.run(self._outputs, {self._input: np.ascontiguousarray(tensor)})
         by_shape = {(o.shape[1], o.shape[2]): o[0] for o in outputs}
