@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -12,7 +13,7 @@ from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, emit_json_line, err_console, handle_errors
 from sightline.errors import ConfigError
-from sightline.events.models import Event, EventType
+from sightline.events.models import Event, EventType, utcnow
 from sightline.video.motion import MotionConfig
 from sightline.video.pipeline import CameraPipeline, FrameResult
 from sightline.video.ports import VideoGallery
@@ -59,7 +60,8 @@ def process(
         source = FrameSource(video, fps=fps).open()  # a bad file fails here, before anything is created
         gallery = open_gallery(home, db_url, actor or "video-process", create_key=True)
         with gallery:
-            pipeline = _pipeline(camera or video.stem, gallery, classes, motion, faces, snapshots)
+            video_start = utcnow()  # event times: this instant + the position in the video, not the wall clock
+            pipeline = _pipeline(camera or video.stem, gallery, classes, motion, faces, snapshots, video_start)
             info = source.info
             total = int(info.duration_s * info.fps) if info and info.duration_s and info.fps else None
             writer = VideoWriter(out, fps) if out else None
@@ -81,7 +83,8 @@ def process(
                     if writer is not None:
                         writer.close()
     if as_json:
-        emit_json({"video": str(video), "annotated": str(out) if out else None, "warnings": source.warnings,
+        emit_json({"video": str(video), "video_start": video_start.isoformat(), "annotated": str(out) if out else None,
+                   "warnings": source.warnings,
                    "stats": pipeline.stats(), "events": [e.to_dict() for e in pipeline.events]})
     else:
         stats = pipeline.stats()
@@ -135,8 +138,11 @@ def watch(
 
 
 def _pipeline(camera: str, gallery: VideoGallery, classes: str, motion: bool, faces: bool,
-              snapshots: Path | None) -> CameraPipeline:
-    """The pipeline both commands run, from their shared flags; events go to the gallery's database."""
+              snapshots: Path | None, video_start: datetime | None = None) -> CameraPipeline:
+    """The pipeline both commands run, from their shared flags; events go to the gallery's database.
+
+    ``video_start`` (files): event times are that instant plus the frame's position in the video.
+    """
     return build_pipeline(camera, gallery=gallery, classes=[c.strip() for c in classes.split(",") if c.strip()],
                           motion=MotionConfig() if motion else None, face_recognition=faces,
-                          snapshot_dir=snapshots or gallery.home / "snapshots")
+                          snapshot_dir=snapshots or gallery.home / "snapshots", video_start=video_start)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import cv2
 import numpy as np
@@ -48,6 +48,11 @@ class PipelineSettings:
     person_label: str = "person"
     face_max_side: int = 640  # faces are searched on a copy this size; smaller ones are too small to recognise
     tracker: TrackerConfig = field(default_factory=lambda: TrackerConfig(min_hits=2, lost_buffer=15))
+    # Detections below ``min_score`` still reach the tracker's low-score pass but are not reported
+    # (None: report all). ``video_start``: event times are this instant plus the frame's position in
+    # the video (files); None: the wall clock (live cameras).
+    min_score: float | None = None
+    video_start: datetime | None = None
 
 
 @dataclass
@@ -123,12 +128,14 @@ class CameraPipeline:
         self._live: dict[int, tuple[str, datetime]] = {}
         self._best: dict[int, _BestView] = {}
         self._face_owner: dict[int, int | None] = {}
+        self._last_time: datetime | None = None
 
     # -- public -----------------------------------------------------------------------------
     def process(self, frame: Frame) -> FrameResult:
         """Run every stage on one frame; returns what it found and the events it emitted."""
         image = frame.image_bgr
         started = time.perf_counter()
+        now = self._clock(frame)
         self.times.frames += 1
         moving = True
         if self.gate is not None:
@@ -139,16 +146,18 @@ class CameraPipeline:
             self.times.skipped += 1
             return FrameResult(frame, False, [], self.tracker.tracks, [], {}, [])
 
-        cut_events = self._close_everything() if self.scene_cuts(image) else []
-        detections = self.detector.detect(image)
+        cut_events = self._close_everything(now) if self.scene_cuts(image) else []
+        found = self.detector.detect(image)  # includes the weak ones the tracker's second pass uses
         started = self.times.add("detect", started)
-        boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
-        scores = np.array([d.score for d in detections], dtype=np.float64)
-        class_ids = np.array([d.class_id for d in detections], dtype=np.int64)
+        boxes = np.array([d.box for d in found], dtype=np.float64).reshape(-1, 4)
+        scores = np.array([d.score for d in found], dtype=np.float64)
+        class_ids = np.array([d.class_id for d in found], dtype=np.int64)
         tracks = self.tracker.update(boxes, scores, class_ids)
         started = self.times.add("track", started)
+        floor = self.settings.min_score
+        detections = found if floor is None else [d for d in found if d.score >= floor]
 
-        labels = {t.track_id: self._label(t, detections) for t in tracks}
+        labels = {t.track_id: self._label(t, found) for t in tracks}
         people = [t for t in tracks if labels[t.track_id] == self.settings.person_label]
         faces: list[Face] = []
         face_names: dict[int, str] = {}
@@ -161,10 +170,9 @@ class CameraPipeline:
             face_names = self._names_for(faces, update.tracks)
             for state in update.tracks:
                 self._face_owner.setdefault(state.track_id, assign_to_person(state.box, people))
-            events += [self._person_seen(s, image, faces, face_names) for s in update.newly_named]
-            events += self._face_tracks_ended(update.ended)
+            events += [self._person_seen(s, image, faces, face_names, now) for s in update.newly_named]
+            events += self._face_tracks_ended(update.ended, now)
 
-        now = utcnow()
         events += self._object_events(tracks, labels, image, faces, face_names, now)
         for event in events:
             self._emit(event)
@@ -173,7 +181,7 @@ class CameraPipeline:
 
     def finish(self) -> list[Event]:
         """End every open track (end of file / stream stop) and emit the closing events."""
-        events = self._close_everything()
+        events = self._close_everything(self._last_time)
         for event in events:
             self._emit(event)
         return events
@@ -185,10 +193,16 @@ class CameraPipeline:
                 "stage_ms_per_frame": self.times.per_frame(), "events": dict(self.event_counts)}
 
     # -- stages -----------------------------------------------------------------------------
-    def _close_everything(self) -> list[Event]:
+    def _clock(self, frame: Frame) -> datetime:
+        """When ``frame`` happened: ``video_start`` + its position in the video, else the wall clock."""
+        start = self.settings.video_start
+        self._last_time = utcnow() if start is None else start + timedelta(seconds=max(frame.pts_seconds, 0.0))
+        return self._last_time
+
+    def _close_everything(self, now: datetime | None = None) -> list[Event]:
         """End all face and object tracks (scene cut or end of input); returns the closing events."""
-        events = self._face_tracks_ended(self.face_tracks.finish())
-        now = utcnow()
+        now = now or utcnow()
+        events = self._face_tracks_ended(self.face_tracks.finish(), now)
         for track_id in list(self._live):
             events += self._end_track(track_id, now)
         self.tracker.reset()
@@ -263,30 +277,30 @@ class CameraPipeline:
         return events
 
     def _person_seen(self, state: FaceTrackState, image: np.ndarray, faces: list[Face],
-                     face_names: dict[int, str]) -> Event:
+                     face_names: dict[int, str], now: datetime) -> Event:
         assert state.named is not None
         state.announced = True
-        view = _BestView(0.0, image, state.box, [f.box for f in faces], [faces[i].box for i in face_names], utcnow())
+        view = _BestView(0.0, image, state.box, [f.box for f in faces], [faces[i].box for i in face_names], now)
         snapshot = self._write_snapshot(view, f"seen-{state.named.subject_id[:8]}-{state.track_id}")
-        return Event(EventType.PERSON_SEEN, self.settings.camera, self.settings.person_label,
+        return Event(EventType.PERSON_SEEN, self.settings.camera, self.settings.person_label, start_time=now,
                      track_id=self._face_owner.get(state.track_id), score=round(state.named.score, 4),
                      subject_id=state.named.subject_id, subject_name=state.named.name, snapshot=snapshot,
                      data={"face_track": state.track_id, "votes": int(state.votes[state.named.subject_id]),
                            "attempts": state.attempts})
 
-    def _face_tracks_ended(self, ended: list[FaceTrackState]) -> list[Event]:
+    def _face_tracks_ended(self, ended: list[FaceTrackState], now: datetime) -> list[Event]:
         events = []
         for state in ended:
             owner = self._face_owner.pop(state.track_id, None)
             if state.named is not None and not state.announced:
                 state.announced = True
                 events.append(Event(EventType.PERSON_SEEN, self.settings.camera, self.settings.person_label,
-                                    track_id=owner, score=round(state.named.score, 4),
+                                    start_time=now, track_id=owner, score=round(state.named.score, 4),
                                     subject_id=state.named.subject_id, subject_name=state.named.name,
                                     data={"face_track": state.track_id, "attempts": state.attempts}))
             elif state.named is None and state.attempts > 0:
                 events.append(Event(EventType.UNKNOWN_PERSON, self.settings.camera, self.settings.person_label,
-                                    track_id=owner, data={"attempts": state.attempts}))
+                                    start_time=now, track_id=owner, data={"attempts": state.attempts}))
         return events
 
     def _write_snapshot(self, view: _BestView | None, name: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 from sightline.engine import FaceEngine
@@ -16,6 +17,7 @@ from sightline.video.pipeline import CameraPipeline, FrameResult, PipelineSettin
 from sightline.video.ports import VideoGallery
 from sightline.video.recognition import GalleryRecognizer
 from sightline.video.sources import Frame
+from sightline.video.tracker import TrackerConfig
 
 
 def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_engine: FaceEngine | None = None,
@@ -23,20 +25,30 @@ def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_eng
                    motion: MotionConfig | None = None, face_recognition: bool = True,
                    identify_every_n_frames: int = 3, blur_unknown_faces: bool = True,
                    snapshot_dir: str | Path | None = None, zones: list[Zone] | None = None,
-                   sink: EventSink | None = None, detector_threads: int | None = None) -> CameraPipeline:
-    """A ready pipeline; with a ``gallery`` its events are stored in the gallery's database."""
+                   sink: EventSink | None = None, detector_threads: int | None = None,
+                   video_start: datetime | None = None) -> CameraPipeline:
+    """A ready pipeline; with a ``gallery`` its events are stored in the gallery's database.
+
+    Detections from ``min_score`` up are reported and may start tracks; weaker ones (down to the
+    tracker's ``low_score``) only keep existing tracks alive (ByteTrack's second pass). With
+    ``video_start`` event times follow the video's own timeline (see :class:`PipelineSettings`).
+    """
     classes = list(classes)
     if face_recognition and "person" not in classes:
         classes.append("person")
     faces = face_engine or (gallery.faces if gallery is not None else FaceEngine())
-    object_detector = build_object_detector(detector, classes=classes, min_score=min_score, threads=detector_threads)
+    tracker = TrackerConfig(min_hits=2, lost_buffer=15, high_score=max(0.5, min_score),
+                            new_track_score=max(0.6, min_score))
+    object_detector = build_object_detector(detector, classes=classes, min_score=min(min_score, tracker.low_score),
+                                            threads=detector_threads)
     if sink is None and gallery is not None:
         sink = EventSink(gallery.sessions)  # identifications are audited by the gallery itself
     snapshots = SnapshotWriter(snapshot_dir, blur_unknown_faces=blur_unknown_faces) if snapshot_dir else None
     recognizer = GalleryRecognizer(gallery) if gallery is not None and face_recognition else None
     settings = PipelineSettings(camera=camera, motion=motion, face_recognition=face_recognition,
                                 identify_every_n_frames=identify_every_n_frames,
-                                blur_unknown_faces=blur_unknown_faces)
+                                blur_unknown_faces=blur_unknown_faces, tracker=tracker, min_score=min_score,
+                                video_start=video_start)
     return CameraPipeline(settings, object_detector=object_detector, face_engine=faces, recognizer=recognizer,
                           sink=sink, snapshots=snapshots, zones=zones)
 
