@@ -408,6 +408,11 @@ def test_rotation_with_a_key_from_the_environment(gallery, faces_dir, monkeypatc
     monkeypatch.setenv("SIGHTLINE_KEY", base64.b64encode(first).decode())
     url = gallery.db.url.render_as_string(hide_password=False)
     home = gallery.home / "env-home"
+    from sightline.privacy.crypto import audit_key_path
+
+    audit_key_path(home).parent.mkdir(parents=True)  # the database's audit chain is keyed: its key comes along
+    audit_key_path(home).write_bytes(audit_key_path(gallery.home).read_bytes())
+    audit_key_path(home).chmod(0o600)
     with Gallery.open(home, url, engine) as env_gallery:
         enrol_people(env_gallery, faces_dir, people=("alex_lacamoire",))
         with pytest.raises(KeyMaterialError, match="SIGHTLINE_NEW_KEY"):

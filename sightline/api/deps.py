@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import anyio
 from anyio import to_thread
 from fastapi import Request
-from sqlalchemy import text
 
+from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey, KeyStore
 from sightline.api.metrics import Metrics
 from sightline.api.settings import ApiSettings
 from sightline.engine import FaceEngine
 from sightline.errors import SightlineError
 from sightline.gallery.gallery import Gallery
+from sightline.store.db import ping
 
 log = logging.getLogger("sightline.api")
 T = TypeVar("T")
+
+
+class SlotLimiter:
+    """At most ``total`` holders at once and at most ``per_key`` per API key; a request over either gets 429.
+
+    Non-blocking on purpose: a client that is refused retries later instead of queueing work
+    (and threads) inside the server.
+    """
+
+    def __init__(self, what: str, total: int, per_key: int) -> None:
+        self.what, self.total, self.per_key = what, max(1, total), max(1, per_key)
+        self._lock = threading.Lock()
+        self._held: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def slot(self, key_id: str) -> Iterator[None]:
+        """Hold one slot for ``key_id`` for the duration of the block."""
+        with self._lock:
+            if self._held[key_id] >= self.per_key:
+                raise ApiError(429, "too_many_requests", f"this key already runs {self._held[key_id]} {self.what} "
+                                                         f"(at most {self.per_key} at once): retry when one ends")
+            if sum(self._held.values()) >= self.total:
+                raise ApiError(429, "too_many_requests", f"{self.total} {self.what} are already running "
+                                                         "(the most at once): retry in a moment")
+            self._held[key_id] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held[key_id] -= 1
+                if self._held[key_id] <= 0:
+                    del self._held[key_id]
 
 
 class AppState:
@@ -34,6 +71,8 @@ class AppState:
         self.sessions = self.gallery.sessions
         self.audit = self.gallery.audit
         self.keys = KeyStore(self.sessions)
+        self.verify_slots = SlotLimiter("audit verifications", _env_int("SIGHTLINE_AUDIT_VERIFY_MAX", 4),
+                                        _env_int("SIGHTLINE_AUDIT_VERIFY_PER_KEY", 2))
         self.metrics = Metrics()
         self.models_loaded = False
         self._limiter: anyio.CapacityLimiter | None = None
@@ -64,12 +103,7 @@ class AppState:
         self.metrics.gallery_size.set(len(index) if index is not None else 0)
 
     def db_ok(self) -> bool:
-        try:
-            with self.db.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return True
-        except Exception:  # any driver error means "not reachable"
-            return False
+        return ping(self.db)
 
     def audit_event(self, key: ApiKey, action: str, *, subject_id: str | None = None, outcome: str = "ok",
                     details: Mapping[str, Any] | None = None) -> None:
@@ -79,6 +113,11 @@ class AppState:
 
     def close(self) -> None:
         self.gallery.close()
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
 
 
 def get_state(request: Request) -> AppState:

@@ -15,12 +15,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-
-from sqlalchemy import DateTime, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from typing import TYPE_CHECKING
 
 from sightline.errors import NotFoundError, SightlineError
-from sightline.store.tables import Base
+from sightline.store import keys_repo
+from sightline.store.keys_repo import ApiKey
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["ApiKey", "KeyStore", "NewKey", "Role", "digest_of", "parse_role"]
 
 TOKEN_RE = re.compile(r"^sl_([0-9a-f]{12})_([A-Za-z0-9_-]{32,128})$")
 _LAST_USED_EVERY = timedelta(minutes=1)  # bound the writes that bookkeeping causes
@@ -41,31 +45,6 @@ class Role(StrEnum):
         return self.rank >= needed.rank
 
 
-class ApiKey(Base):
-    """One API key (its digest, never the token)."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(12), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(16))
-    digest: Mapped[str] = mapped_column(String(64))
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    @property
-    def actor(self) -> str:
-        """How this key appears in the audit log."""
-        return f"key:{self.id}/{self.name}"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "role": self.role, "created_by": self.created_by,
-                "created_at": _iso(self.created_at), "last_used_at": _iso(self.last_used_at),
-                "revoked_at": _iso(self.revoked_at), "active": self.revoked_at is None}
-
-
 @dataclass
 class NewKey:
     """A freshly created key: ``token`` is shown once and cannot be recovered."""
@@ -75,12 +54,6 @@ class NewKey:
 
     def to_dict(self) -> dict[str, object]:
         return {**self.key.to_dict(), "token": self.token}
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat(timespec="seconds")
 
 
 def digest_of(token: str) -> str:
@@ -111,8 +84,7 @@ class KeyStore:
         token = f"sl_{key_id}_{secrets.token_urlsafe(32)}"
         row = ApiKey(id=key_id, name=name, role=role.value, digest=digest_of(token), created_by=created_by,
                      created_at=datetime.now(UTC))
-        with self.sessions.begin() as session:
-            session.add(row)
+        keys_repo.insert_key(self.sessions, row)
         return NewKey(row, token)
 
     def authenticate(self, token: str) -> ApiKey | None:
@@ -120,45 +92,31 @@ class KeyStore:
         match = TOKEN_RE.match(token or "")
         if match is None:
             return None
-        with self.sessions() as session:
-            row = session.get(ApiKey, match.group(1))
-            if row is None or not hmac.compare_digest(row.digest, digest_of(token)) or row.revoked_at is not None:
-                return None
+        row = keys_repo.find_key(self.sessions, match.group(1))
+        if row is None or not hmac.compare_digest(row.digest, digest_of(token)) or row.revoked_at is not None:
+            return None
         now = datetime.now(UTC)
         last = row.last_used_at
         if last is None or (last if last.tzinfo else last.replace(tzinfo=UTC)) < now - _LAST_USED_EVERY:
-            with self.sessions.begin() as session:
-                fresh = session.get(ApiKey, row.id)
-                if fresh is not None:
-                    fresh.last_used_at = now
+            keys_repo.touch_key(self.sessions, row.id, now)
             row.last_used_at = now
         return row
 
     def list(self, *, include_revoked: bool = True) -> list[ApiKey]:
-        with self.sessions() as session:
-            query = select(ApiKey).order_by(ApiKey.created_at)
-            if not include_revoked:
-                query = query.where(ApiKey.revoked_at.is_(None))
-            return list(session.execute(query).scalars())
+        return keys_repo.list_keys(self.sessions, include_revoked=include_revoked)
 
     def get(self, key_id: str) -> ApiKey:
-        with self.sessions() as session:
-            row = session.get(ApiKey, key_id)
+        row = keys_repo.find_key(self.sessions, key_id)
         if row is None:
             raise NotFoundError(f"no API key with id {key_id!r}")
         return row
 
     def revoke(self, key_id: str) -> ApiKey:
         """Mark a key revoked (kept for the audit trail); revoking twice is harmless."""
-        with self.sessions.begin() as session:
-            row = session.get(ApiKey, key_id)
-            if row is None:
-                raise NotFoundError(f"no API key with id {key_id!r}")
-            if row.revoked_at is None:
-                row.revoked_at = datetime.now(UTC)
+        row = keys_repo.revoke_key(self.sessions, key_id, datetime.now(UTC))
+        if row is None:
+            raise NotFoundError(f"no API key with id {key_id!r}")
         return row
 
     def has_active_admin(self) -> bool:
-        with self.sessions() as session:
-            query = select(ApiKey.id).where(ApiKey.role == Role.ADMIN.value, ApiKey.revoked_at.is_(None)).limit(1)
-            return session.execute(query).first() is not None
+        return keys_repo.has_active_role(self.sessions, Role.ADMIN.value)

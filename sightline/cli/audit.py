@@ -1,4 +1,4 @@
-"""``sightline audit verify|tail``: check and read the hash-chained audit log."""
+"""``sightline audit verify|checkpoint|tail``: check, checkpoint and read the keyed, hash-chained audit log."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, err_console, handle_errors
 from sightline.errors import SightlineError
-from sightline.privacy.audit import entry_to_dict
+from sightline.privacy.audit import entry_to_dict, write_checkpoint
 
 app = typer.Typer(help="Check and read the tamper-evident audit log.", no_args_is_help=True)
 
@@ -39,13 +39,32 @@ def verify(expect_head: str | None = typer.Option(None, "--expect-head",
     if as_json:
         emit_json(report.to_dict())
     elif report.ok:
-        console.print(f"[green]audit chain intact[/]: {report.rows} row(s), head {report.head_seq}:{report.head_hash}",
+        checkpoint = report.checkpoint
+        against = (f"; matches the newest checkpoint (seq {checkpoint['seq']}, {checkpoint['time']})" if checkpoint
+                   else "; no checkpoint yet (run `sightline audit checkpoint`)")
+        console.print(f"[green]audit chain intact[/]: {report.rows} row(s), head {report.head_seq}:{report.head_hash}"
+                      + (f", keyed from seq {report.keyed_from}" if report.keyed_from else ", not keyed") + against,
                       highlight=False)
     else:
         err_console.print(f"[bold red]audit chain broken[/] at seq {report.first_bad_seq}: {report.reason}",
                           highlight=False)
     if not report.ok:
         raise typer.Exit(CHAIN_BROKEN_EXIT)
+
+
+@app.command()
+def checkpoint(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
+               as_json: bool = JsonOption) -> None:
+    """Sign the chain's head (seq, hash, time) and append it to $SIGHTLINE_HOME/audit/checkpoints.jsonl."""
+    with handle_errors(as_json), open_gallery(home, db_url, actor) as gallery:
+        written = write_checkpoint(gallery.audit)
+        path = gallery.audit.checkpoints.path if gallery.audit.checkpoints else None
+    if as_json:
+        emit_json({"checkpoint": written.to_dict() if written else None, "file": str(path) if path else None})
+    elif written is None:
+        console.print("the audit chain is empty: nothing to checkpoint")
+    else:
+        console.print(f"checkpoint seq {written.seq} head {written.head} at {written.time} -> {path}", highlight=False)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Events in the SQL store: the ``events`` table, filtered queries, retention and erasure.
+"""Events in the SQL store: saving, filtered queries, retention and erasure (the SQL is in ``store.events_repo``).
 
 Times are bound as aware UTC datetimes (SQLite keeps them as UTC text,
 PostgreSQL as timestamptz). ``subject_id`` is set only on ``person_seen`` rows
@@ -15,65 +15,53 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, Select, String, delete, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from typing import TYPE_CHECKING, Any
 
 from sightline.errors import NotFoundError
 from sightline.events.models import Event, EventError, EventType, as_utc, utcnow
-from sightline.store.tables import Base
+from sightline.store import events_repo
+from sightline.store.events_repo import EventQuery, EventRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+__all__ = ["EventFilter", "EventRow", "RemovalResult", "apply_retention", "count_events", "event_facets", "get_event",
+           "make_filter",
+           "purge_events", "purge_snapshots", "query_events", "save_event", "unlink_subject"]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
 
 
-class EventRow(Base):
-    """One stored event (see :class:`sightline.events.models.Event`)."""
+def row_from_event(event: Event) -> EventRow:
+    """The table row of ``event``."""
+    return EventRow(id=event.id, type=event.type.value, camera=event.camera, label=event.label,
+                    track_id=event.track_id, zone=event.zone, start_time=as_utc(event.start_time),
+                    end_time=as_utc(event.end_time) if event.end_time else None, score=event.score,
+                    subject_id=event.subject_id, subject_name=event.subject_name, snapshot=event.snapshot,
+                    data=dict(event.data))
 
-    __tablename__ = "events"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    type: Mapped[str] = mapped_column(String(20), index=True)
-    camera: Mapped[str] = mapped_column(String(100), index=True)
-    label: Mapped[str] = mapped_column(String(50), index=True)
-    track_id: Mapped[int | None] = mapped_column(Integer)
-    zone: Mapped[str | None] = mapped_column(String(100))
-    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    end_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    score: Mapped[float | None] = mapped_column(Float)
-    subject_id: Mapped[str | None] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
-    subject_name: Mapped[str | None] = mapped_column(String(200))
-    snapshot: Mapped[str | None] = mapped_column(String(1000))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    @classmethod
-    def from_event(cls, event: Event) -> EventRow:
-        return cls(id=event.id, type=event.type.value, camera=event.camera, label=event.label,
-                   track_id=event.track_id, zone=event.zone, start_time=as_utc(event.start_time),
-                   end_time=as_utc(event.end_time) if event.end_time else None, score=event.score,
-                   subject_id=event.subject_id, subject_name=event.subject_name, snapshot=event.snapshot,
-                   data=dict(event.data))
-
-    def to_event(self) -> Event:
-        return Event(EventType(self.type), self.camera, self.label, start_time=as_utc(self.start_time),
-                     end_time=as_utc(self.end_time) if self.end_time else None, track_id=self.track_id,
-                     zone=self.zone, score=self.score, subject_id=self.subject_id, subject_name=self.subject_name,
-                     snapshot=self.snapshot, data=dict(self.data or {}), id=self.id)
+def event_from_row(row: EventRow) -> Event:
+    """The :class:`Event` a table row stores."""
+    return Event(EventType(row.type), row.camera, row.label, start_time=as_utc(row.start_time),
+                 end_time=as_utc(row.end_time) if row.end_time else None, track_id=row.track_id,
+                 zone=row.zone, score=row.score, subject_id=row.subject_id, subject_name=row.subject_name,
+                 snapshot=row.snapshot, data=dict(row.data or {}), id=row.id)
 
 
 def save_event(session: Session, event: Event) -> None:
     """Add ``event`` to the session's transaction."""
-    session.add(EventRow.from_event(event))
+    events_repo.add_event_row(session, row_from_event(event))
 
 
 def get_event(session: Session, event_id: str) -> Event:
     """One event by id (:class:`NotFoundError` if absent or purged)."""
-    row = session.get(EventRow, event_id)
+    row = events_repo.get_event_row(session, event_id)
     if row is None:
         raise NotFoundError(f"no event {event_id!r}")
-    return row.to_event()
+    return event_from_row(row)
 
 
 @dataclass(frozen=True)
@@ -98,18 +86,18 @@ class EventFilter:
         if self.since and self.until and as_utc(self.since) > as_utc(self.until):
             raise EventError("'since' is after 'until'", code="bad_query")
 
-    def apply(self, query: Select) -> Select:
-        for column, value in ((EventRow.camera, self.camera), (EventRow.label, self.label),
-                              (EventRow.subject_id, self.subject_id), (EventRow.zone, self.zone)):
-            if value is not None:
-                query = query.where(column == value)
-        if self.types:
-            query = query.where(EventRow.type.in_(self.types))
-        if self.since is not None:
-            query = query.where(EventRow.start_time >= as_utc(self.since))
-        if self.until is not None:
-            query = query.where(EventRow.start_time < as_utc(self.until))
-        return query
+    def to_query(self) -> EventQuery:
+        """The store's query for this filter (times as aware UTC)."""
+        return EventQuery(self.camera, self.label, self.subject_id, self.types, self.zone,
+                          as_utc(self.since) if self.since is not None else None,
+                          as_utc(self.until) if self.until is not None else None)
+
+
+def event_facets(session: Session) -> dict[str, Any]:
+    """The values the filters can take: cameras, labels, types, and the people seen so far (id and name)."""
+    found = events_repo.event_facets(session)
+    subjects = sorted(({"id": sid, "name": name} for sid, name in found["people"]), key=lambda s: s["name"] or "")
+    return {"cameras": found["cameras"], "labels": found["labels"], "types": found["types"], "subjects": subjects}
 
 
 def make_filter(*, camera: str | None = None, label: str | None = None, subject_id: str | None = None,
@@ -127,16 +115,14 @@ def query_events(session: Session, *, limit: int = 100, offset: int = 0, newest_
         raise EventError(f"limit must be between 1 and {MAX_PAGE}", code="bad_query")
     if offset < 0:
         raise EventError("offset must be >= 0", code="bad_query")
-    order = (EventRow.start_time.desc(), EventRow.id.desc()) if newest_first else (EventRow.start_time,
-                                                                                    EventRow.id)
-    query = make_filter(**filters).apply(select(EventRow)).order_by(*order).limit(limit).offset(offset)
-    return [row.to_event() for row in session.execute(query).scalars()]
+    rows = events_repo.select_event_rows(session, make_filter(**filters).to_query(), limit=limit, offset=offset,
+                                         newest_first=newest_first)
+    return [event_from_row(row) for row in rows]
 
 
 def count_events(session: Session, **filters: Any) -> int:
     """How many events match ``filters``."""
-    query = make_filter(**filters).apply(select(func.count()).select_from(EventRow))
-    return int(session.execute(query).scalar_one())
+    return events_repo.count_event_rows(session, make_filter(**filters).to_query())
 
 
 @dataclass
@@ -166,10 +152,7 @@ def _remove_files(paths: Iterable[str]) -> list[str]:
 
 
 def _unreferenced(session: Session, paths: set[str]) -> set[str]:
-    if not paths:
-        return set()
-    still = session.execute(select(EventRow.snapshot).where(EventRow.snapshot.in_(paths))).scalars()
-    return paths - set(still)
+    return paths - events_repo.snapshots_in_use(session, paths)
 
 
 def purge_events(session: Session, older_than_days: float, *, now: datetime | None = None) -> RemovalResult:
@@ -177,10 +160,7 @@ def purge_events(session: Session, older_than_days: float, *, now: datetime | No
     if older_than_days <= 0:
         raise EventError("retention must be more than 0 days", code="bad_query")
     cutoff = as_utc((now or utcnow()) - timedelta(days=older_than_days))
-    old = EventRow.start_time < cutoff
-    paths = set(session.execute(select(EventRow.snapshot).where(old, EventRow.snapshot.is_not(None))).scalars())
-    deleted = session.execute(delete(EventRow).where(old)).rowcount
-    session.flush()
+    deleted, paths = events_repo.delete_started_before(session, cutoff)
     return RemovalResult(events_deleted=deleted, snapshots_deleted=_remove_files(_unreferenced(session, paths)))
 
 
@@ -189,11 +169,10 @@ def purge_snapshots(session: Session, older_than_days: float, *, now: datetime |
     if older_than_days <= 0:
         raise EventError("retention must be more than 0 days", code="bad_query")
     cutoff = as_utc((now or utcnow()) - timedelta(days=older_than_days))
-    paths = set(session.execute(select(EventRow.snapshot).where(EventRow.start_time < cutoff,
-                                                                EventRow.snapshot.is_not(None))).scalars())
+    paths = events_repo.snapshots_started_before(session, cutoff)
     if not paths:
         return RemovalResult()
-    changed = session.execute(update(EventRow).where(EventRow.snapshot.in_(paths)).values(snapshot=None)).rowcount
+    changed = events_repo.clear_snapshots(session, paths)
     return RemovalResult(events_unlinked=changed, snapshots_deleted=_remove_files(paths))
 
 
@@ -214,12 +193,7 @@ def unlink_subject(session: Session, subject_id: str) -> RemovalResult:
     on other events of the same tracks, and clears any other reference to the
     subject's id or name.
     """
-    named = EventRow.subject_id == subject_id
-    paths = set(session.execute(select(EventRow.snapshot).where(named, EventRow.snapshot.is_not(None))).scalars())
-    deleted = session.execute(delete(EventRow).where(named, EventRow.type == EventType.PERSON_SEEN.value)).rowcount
-    unlinked = session.execute(update(EventRow).where(named).values(subject_id=None, subject_name=None)).rowcount
-    if paths:
-        unlinked += session.execute(update(EventRow).where(EventRow.snapshot.in_(paths))
-                                    .values(snapshot=None)).rowcount
+    deleted, unlinked, paths = events_repo.remove_subject_rows(session, subject_id, EventType.PERSON_SEEN.value)
+    unlinked += events_repo.clear_snapshots(session, paths)
     session.flush()
     return RemovalResult(events_deleted=deleted, events_unlinked=unlinked, snapshots_deleted=_remove_files(paths))

@@ -29,7 +29,7 @@ class GalleryContext:
         self.home = home
         self.db = db
         self.sessions = session_factory(db)
-        self.audit = AuditLog(self.sessions, home)  # keyed with home/keys/audit.hmac, checkpoints under home/audit
+        self.audit = AuditLog(self.sessions, home)  # keyed with home/audit/chain.hmac; checkpoints beside it
         self.keys = keys
         self.actor = actor
         self.lock = threading.RLock()

@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -205,3 +206,60 @@ def _atomic_write(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+# -- the audit chain's HMAC key ---------------------------------------------------------------------------------------
+AUDIT_KEY_ENV = "SIGHTLINE_AUDIT_KEY"
+AUDIT_KEY_DIR, AUDIT_KEY_FILE = "audit", "chain.hmac"  # beside the checkpoints, away from the key ring's folder
+
+
+def audit_key_id(key: bytes) -> str:
+    """Stable, non-secret identifier of an audit key (recorded in the chain's keyed-start row)."""
+    return hashlib.sha256(b"sightline-audit-key-id:" + key).hexdigest()[:16]
+
+
+def audit_key_path(home: Path) -> Path:
+    """Where the audit chain's key file lives under a data home."""
+    return Path(home) / AUDIT_KEY_DIR / AUDIT_KEY_FILE
+
+
+def load_audit_key(home: Path | None, *, create: bool = False, also: Sequence[Path] = ()) -> bytes | None:
+    """The audit chain's HMAC key: ``$SIGHTLINE_AUDIT_KEY``, else ``home/audit/chain.hmac`` (0600).
+
+    ``also`` lists other folders whose ``audit/chain.hmac`` is used when ``home`` has none (the
+    folder of an SQLite database opened from another data home). With ``create``, a missing key
+    file is made in ``home`` (random 256 bits); otherwise a missing key is None. The key never
+    enters the database, so rows rewritten there cannot be re-signed.
+    """
+    env = os.environ.get(AUDIT_KEY_ENV)
+    if env:
+        return decode_key(env, origin=f"${AUDIT_KEY_ENV}")
+    if home is None:
+        return None
+    for folder in (home, *also):
+        found = audit_key_path(folder)
+        if found.is_file():
+            mode = found.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeyMaterialError(f"audit key file {found} is readable by other users "
+                                       f"(mode {stat.filemode(mode)}): run `chmod 600 {found}`")
+            return decode_key(found.read_text(), origin=str(found))
+    path = audit_key_path(home)
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    key = generate_key()
+    tmp = path.with_name(f".{AUDIT_KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(encode_key(key) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)  # atomic and never replaces: a key made by another process at the same time wins
+    except FileExistsError:
+        key = decode_key(path.read_text(), origin=str(path))
+    finally:
+        tmp.unlink()
+    return key

@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from sightline.store.tables import Subject
+from sightline.store.subjects_repo import expired_before
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from sightline.gallery.gallery import Gallery
 
-PurgeFn = Callable[[Session, datetime], int]
+PurgeFn = Callable[["Session", datetime], int]
 _PURGES: dict[str, PurgeFn] = {}
 
 
@@ -46,7 +45,7 @@ def expired_subjects(gallery: Gallery, now: datetime | None = None) -> list[str]
     """Ids of subjects whose retention date is before ``now``."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with gallery.sessions() as session:
-        return list(session.scalars(select(Subject.id).where(Subject.retain_until < now).order_by(Subject.id)))
+        return expired_before(session, now)
 
 
 def sweep(gallery: Gallery, *, now: datetime | None = None, actor: str = "retention-sweep",

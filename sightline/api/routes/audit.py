@@ -6,32 +6,44 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import func, select
 
 from sightline.api.auth import Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
-from sightline.privacy.audit import entry_to_dict
-from sightline.store.tables import AuditEntry
+from sightline.privacy.audit import entry_to_dict, search
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
+BEFORE_ALL = datetime.min.replace(tzinfo=UTC).isoformat(timespec="microseconds")
+AFTER_ALL = datetime.max.replace(tzinfo=UTC).isoformat(timespec="microseconds")
+
+
 def _bound(value: str | None, name: str, *, end: bool) -> str | None:
-    """ISO date or timestamp to the stored ``ts`` format (UTC isoformat, comparable as text)."""
+    """ISO date or timestamp to the stored ``ts`` format (UTC isoformat, comparable as text).
+
+    Moments past the ends of the calendar (``until=9999-12-31`` is the end of that day; an
+    offset can push year 1 or 9999 outside it) clamp to the first or last representable
+    instant, which is before or after every row.
+    """
     if not value:
         return None
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
+            if end and day == date.max:
+                return AFTER_ALL
             moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=UTC)
         else:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except ValueError:
         raise ApiError(422, "validation_error", f"{name} must be a date (YYYY-MM-DD) or ISO timestamp") from None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # only at the calendar's ends: the year tells which end
+        return BEFORE_ALL if moment.year == 1 else AFTER_ALL
 
 
 @router.get("", summary="Audit entries, newest first (filter by action, actor, subject, date)")
@@ -43,29 +55,24 @@ def list_entries(action: str | None = Query(None, max_length=50, description="ex
                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10_000_000),
                  key: ApiKey = Viewer, state: AppState = Depends(get_state)) -> dict[str, Any]:
     """Rows carry who, what, which subject, the outcome and their hashes; never biometric data."""
-    query = select(AuditEntry)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if actor:
-        query = query.where(AuditEntry.actor.icontains(actor, autoescape=True))
-    if subject_id:
-        query = query.where(AuditEntry.subject_id == subject_id)
     low, high = _bound(since, "since", end=False), _bound(until, "until", end=True)
-    if low:
-        query = query.where(AuditEntry.ts >= low)
-    if high:
-        query = query.where(AuditEntry.ts < high if until and len(until) == 10 else AuditEntry.ts <= high)
-    with state.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)).all()
-        items = [entry_to_dict(e) for e in rows]
-        actions = sorted(session.scalars(select(AuditEntry.action).distinct()))
+    total, rows, actions = search(state.sessions, action=action, actor_contains=actor, subject_id=subject_id,
+                                  since=low, until=high, until_inclusive=not (until and len(until) == 10),
+                                  limit=limit, offset=offset)
+    items = [entry_to_dict(e) for e in rows]
     state.audit_event(key, "audit.list", details={"returned": len(items)})
     return {"items": items, "total": total, "limit": limit, "offset": offset, "actions": actions}
 
 
-@router.get("/verify", summary="Recompute the hash chain; name the first bad row if any")
+@router.get("/verify", summary="Recompute the keyed hash chain, check it against the signed checkpoints; "
+                               "name the first bad row if any",
+            responses={429: {"description": "too many verifications running (per key, or in all)"}})
 def verify_chain(key: ApiKey = Viewer, state: AppState = Depends(get_state)) -> dict[str, Any]:
-    report = state.audit.verify()
-    state.audit_event(key, "audit.verify", outcome="ok" if report.ok else "broken")
+    """Streams the chain in a read-only snapshot (writers are never blocked). At most a few run at once
+    (``SIGHTLINE_AUDIT_VERIFY_MAX``, default 4; ``SIGHTLINE_AUDIT_VERIFY_PER_KEY``, default 2): more get 429."""
+    with state.verify_slots.slot(key.id):
+        report = state.audit.verify()
+    state.audit_event(key, "audit.verify", outcome="ok" if report.ok else "broken",
+                      details={"rows": report.rows, "first_bad_seq": report.first_bad_seq,
+                               "checkpoint_seq": (report.checkpoint or {}).get("seq")})
     return report.to_dict()

@@ -9,14 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from sightline.api.auth import Operator, Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
 from sightline.events.models import Event, EventType
-from sightline.events.store import EventRow, count_events, get_event, query_events
+from sightline.events.store import count_events, event_facets, get_event, query_events
 from sightline.video.config import NAME_PATTERN
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -58,13 +57,7 @@ def event_dict(event: Event) -> dict[str, Any]:
 def _facets(state: AppState) -> dict[str, Any]:
     """The values the filters can take (cameras, labels, types and the people seen so far)."""
     with state.sessions() as session:
-        cameras = sorted(session.scalars(select(EventRow.camera).distinct()))
-        labels = sorted(session.scalars(select(EventRow.label).distinct()))
-        types = sorted(session.scalars(select(EventRow.type).distinct()))
-        people = session.execute(select(EventRow.subject_id, EventRow.subject_name).distinct()
-                                 .where(EventRow.subject_id.is_not(None))).all()
-    return {"cameras": cameras, "labels": labels, "types": types,
-            "subjects": sorted(({"id": sid, "name": name} for sid, name in people), key=lambda s: s["name"] or "")}
+        return event_facets(session)
 
 
 @router.get("", summary="Camera events, newest first (filter by camera, label, type, person, time)")
