@@ -94,19 +94,23 @@ def test_cli_keys_create_list_revoke(tmp_path):
     assert bad.returncode != 0 and json.loads(bad.stdout)["error"]["code"] == "bad_role"
 
 
-def test_serve_on_a_fresh_home_prints_an_admin_key_once(tmp_path):
+def test_serve_on_a_fresh_home_hands_over_an_admin_key_once(tmp_path):
+    """Its stdout is a pipe (as under a service manager), so the key goes to a 0600 file, not the output."""
     port = free_port()
     env = {**os.environ, "SIGHTLINE_MODELS": str(MODELS), "COLUMNS": "200"}
     command = [sys.executable, "-m", "sightline", "serve", "--home", str(tmp_path / "home"), "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        token = None
+        key_file, output = None, []
         deadline = time.monotonic() + 90
-        while token is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            match = re.search(r"(sl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", line)
-            token = match.group(1) if match else None
-        assert token, "serve did not print an admin key"
+        while key_file is None and time.monotonic() < deadline:
+            output.append(server.stdout.readline())
+            match = re.search(r"admin API key in (\S*bootstrap-admin-key)", output[-1])
+            key_file = Path(match.group(1)) if match else None
+        assert key_file, "serve did not say where the admin key is"
+        token = key_file.read_text().strip()
+        assert re.fullmatch(r"sl_[0-9a-f]{12}_[A-Za-z0-9_-]+", token) and token not in "".join(output)
+        assert key_file.stat().st_mode & 0o777 == 0o600
         base = f"http://127.0.0.1:{port}"
         while time.monotonic() < deadline:
             try:
