@@ -39,6 +39,15 @@ def add_entry(session: Session, entry: AuditEntry) -> AuditEntry:
     return entry
 
 
+def add_entries(session: Session, entries: Sequence[AuditEntry]) -> int:
+    """Insert many rows at once (one multi-row statement per call); returns how many."""
+    if entries:
+        session.execute(AuditEntry.__table__.insert(), [
+            {"seq": e.seq, "ts": e.ts, "actor": e.actor, "action": e.action, "subject_id": e.subject_id,
+             "outcome": e.outcome, "details": e.details, "prev_hash": e.prev_hash, "hash": e.hash} for e in entries])
+    return len(entries)
+
+
 def first_seq_of_action(session: Session, action: str) -> int | None:
     """The lowest seq of a row with ``action`` (indexed), or None."""
     return session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.action == action))
