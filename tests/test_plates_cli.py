@@ -57,3 +57,18 @@ def test_read_text_output_says_unreadable_and_no_plate(tmp_path, faces_dir) -> N
     result = run(home, "plates", "read", str(faces_dir / "examples/obama.jpg"))
     assert result.returncode == 0, result.stderr
     assert "0 plate(s)" in result.stdout
+
+
+def test_privacy_sweep_purges_expired_plate_entries(tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    home = tmp_path / "home"
+    assert run(home, "init", "--json").returncode == 0
+    added = run(home, "plates", "add", "RK755AJ", "--list", "allow", "--legal-basis", "contract", "--purpose",
+                "staff car park", "--retention-days", "10", "--json")
+    assert added.returncode == 0, added.stderr
+    later = (datetime.now(UTC) + timedelta(days=11)).isoformat()
+    swept = run(home, "privacy", "sweep", "--now", later, "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert json.loads(swept.stdout)["purged"]["plates"] == 1
+    assert json.loads(run(home, "plates", "list", "--json").stdout) == {"entries": []}

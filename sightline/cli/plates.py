@@ -12,18 +12,13 @@ from sightline.cli.gallery import open_gallery
 from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption, ModelsOption
 from sightline.cli.output import console, emit_json, exit_if_failed, handle_errors, process_images, save_annotated
 from sightline.models.store import ModelStore
-from sightline.plates.service import PlateService, build_plate_reader, install_plate_retention
+from sightline.plates.service import PlateService, build_plate_reader
 from sightline.vision.image_io import load_image
 from sightline.vision.plates.draw import draw_plates
 
 app = typer.Typer(help="Licence plates: read them, and keep watch/allow lists (with a legal basis).",
                   no_args_is_help=True)
 RegionOption = typer.Option("eu", "--region", help="Plate formats to apply: eu or us.")
-
-
-@app.callback()
-def _start() -> None:
-    install_plate_retention()
 
 
 @app.command()

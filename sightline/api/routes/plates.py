@@ -19,7 +19,7 @@ from sightline.gallery.subjects import LegalBasis
 from sightline.models.store import ModelStore
 from sightline.plates.hashing import PlateHasher
 from sightline.plates.lists import PlateLists
-from sightline.plates.service import PlateService, build_plate_reader, install_plate_retention
+from sightline.plates.service import PlateService, build_plate_reader
 from sightline.vision.plates.formats import REGIONS
 
 router = APIRouter(prefix="/plates", tags=["plates"])
@@ -48,7 +48,6 @@ def _plates(state: AppState) -> _Plates:
     with _LOCK:
         plates = getattr(state, "_plates", None)
         if plates is None:
-            install_plate_retention()
             plates = _Plates(state)
             state._plates = plates
         return plates
