@@ -216,11 +216,15 @@ def test_the_plain_server_erases_expired_subjects_on_its_schedule_and_audits_it(
             assert len(rows) == 1 and rows[0].actor == "server-retention"
             details = json.loads(rows[0].details)
             assert details["reason"] == "retention_expired" and details["related"]["events"]["events_deleted"] == 1
-            assert gallery.audit.verify().ok
+            erase_seq = rows[0].seq
     finally:
-        server.terminate()
+        server.terminate()  # a clean stop: the jobs sign one more audit checkpoint
         server.wait(timeout=30)
         server.stderr.close()
+    with Gallery.open(home) as gallery:
+        newest = gallery.audit.checkpoints.newest()
+        assert newest is not None and newest.seq >= erase_seq  # the erasure is sealed outside the database
+        assert gallery.audit.verify().ok
 
 
 def _answers(port: int) -> bool:
@@ -246,3 +250,24 @@ def test_no_store_is_registered_behind_the_callers_back_and_the_cli_registers_th
     assert not snapshot.exists()
     with Gallery.open(home) as gallery, gallery.sessions() as session:
         assert session.get(EventRow, "seen-1") is None
+
+
+def test_audit_checkpoints_follow_the_chain_head_on_their_schedule(tmp_path):
+    from sightline.jobs.server import build_server_jobs
+
+    with Gallery.open(tmp_path / "home") as gallery:
+        jobs = build_server_jobs(gallery, retention_every_s=0, checkpoint_every_s=0.1).start()
+        try:
+            for n in range(3):
+                head = gallery.audit.record(actor="pytest", action="test.step", details={"n": n}).seq
+
+                def sealed(seq: int = head) -> bool:
+                    newest = gallery.audit.checkpoints.newest()
+                    return newest is not None and newest.seq == seq
+
+                assert _wait(sealed, timeout=10), f"no checkpoint reached seq {head}"
+        finally:
+            jobs.stop(timeout=5)
+        assert jobs.status()["audit-checkpoint"]["failures"] == 0
+        assert jobs.status()["retention"]["runs"] == 0  # retention_every_s=0: not scheduled
+        assert gallery.audit.verify().ok

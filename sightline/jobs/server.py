@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sightline.jobs.leader import LeaderLock, leader_only
 from sightline.jobs.retention import EventRetention, run_retention
 from sightline.jobs.scheduler import Scheduler
+from sightline.privacy.audit import write_checkpoint
 
 if TYPE_CHECKING:
     from sightline.gallery.gallery import Gallery
@@ -48,9 +49,11 @@ class ServerJobs:
 
 def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refresh_s: float = 0.0,
                       after_refresh: Callable[[], None] | None = None, cameras_config: str | Path | None = None,
-                      camera_options: ServiceOptions | None = None) -> ServerJobs:
+                      camera_options: ServiceOptions | None = None,
+                      checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> ServerJobs:
     """Every job of one server process (not started). ``retention_every_s`` 0 turns the retention schedule off;
-    with ``cameras_config`` the cameras run too and retention also purges their old events and snapshots."""
+    with ``cameras_config`` the cameras run too and retention also purges their old events and snapshots.
+    Audit checkpoints are signed every ``checkpoint_every_s`` and once more at stop."""
     scheduler = Scheduler()
     leader = LeaderLock(Path(gallery.home) / "jobs.lock")
     config, events = None, None
@@ -67,10 +70,8 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
     if index_refresh_s > 0:
         scheduler.add("index-refresh", functools.partial(_refresh_index, gallery, after_refresh),
                       every_s=index_refresh_s, at_start=False)
-    checkpoint = _audit_checkpoint(gallery)
-    if checkpoint is not None:
-        scheduler.add("audit-checkpoint", leader_only(leader, checkpoint), every_s=CHECKPOINT_EVERY_S,
-                      at_start=False, at_stop=True)
+    scheduler.add("audit-checkpoint", leader_only(leader, _audit_checkpoint(gallery)), every_s=checkpoint_every_s,
+                  at_start=False, at_stop=True)
     cameras = None
     if config is not None:
         from sightline.video.service import CameraService
@@ -88,10 +89,6 @@ def _refresh_index(gallery: Gallery, after: Callable[[], None] | None) -> dict[s
     return {"added": added, "removed": removed}
 
 
-def _audit_checkpoint(gallery: Gallery) -> Callable[[], Any] | None:
-    """The audit checkpoint job, every 10 minutes and at stop.
-
-    REGISTRATION POINT: ``sightline.privacy.audit.write_checkpoint`` (keyed audit chain, issue 8) is not in the
-    tree yet; when it lands, return ``functools.partial(write_checkpoint, ...)`` here.
-    """
-    return None
+def _audit_checkpoint(gallery: Gallery) -> Callable[[], Any]:
+    """The audit checkpoint job: sign the chain's head into ``home/audit/checkpoints.jsonl`` (and its hooks)."""
+    return functools.partial(write_checkpoint, gallery.audit)
