@@ -50,6 +50,7 @@ class Embedded:
     quality: np.ndarray
     sharpness: np.ndarray
     pose: np.ndarray
+    detail: np.ndarray | None = None  # see detail()
 
     def identities(self) -> list[str]:
         return [p.split("/")[0] for p in self.paths]
@@ -147,12 +148,12 @@ def _chunk_dir(backend: str, condition: str) -> Path:
     return CACHE / backend / condition
 
 
-def fill(backend: str, condition: str, limit: int | None, subset: str = "all") -> None:
+def fill(backend: str, condition: str, limit: int | None, subset: str = "all", reverse: bool = False) -> None:
     """Embed every not-yet-cached chunk of the first ``limit`` images (``subset="degraded"``: of
     :func:`degraded_subset`, skipping images already cached)."""
+    from common import bench_engine
     from lfw import centre_face, pick_face
 
-    from sightline import FaceEngine
     from sightline.vision.faces.quality import assess_quality
 
     root = lfw_root()
@@ -164,8 +165,9 @@ def fill(backend: str, condition: str, limit: int | None, subset: str = "all") -
     if subset == "degraded":
         done = set(load(backend, condition).paths)
         rels, prefix = [r for r in degraded_subset() if r not in done], "chunk_d"
-    engine = FaceEngine(backend).load()
-    for start in range(0, len(rels), CHUNK):
+    engine = bench_engine(backend)  # "backend[:option=value]" (bench/common.py): face-matching studies
+    starts = range(0, len(rels), CHUNK)
+    for start in starts[::-1] if reverse else starts:  # a second worker can fill from the end
         target = out / f"{prefix}_{start // CHUNK:05d}.npz"
         if target.exists():
             continue
@@ -220,6 +222,31 @@ def _dedup(data: Embedded) -> Embedded:
                     data.eye_px[keep], data.quality[keep], data.sharpness[keep], data.pose[keep])
 
 
+def detail(backend: str, condition: str) -> np.ndarray:
+    """:func:`face_detail` of every cached row of (backend, condition), computed once (detector only) and cached."""
+    from lfw import centre_face, pick_face
+
+    from sightline import FaceEngine
+    from sightline.calibration.conditions import face_detail
+
+    data = load(backend, condition)
+    target = _chunk_dir(backend, condition) / "detail.npz"
+    known: dict[str, float] = {}
+    if target.exists():
+        with np.load(target) as saved:
+            known = dict(zip([str(p) for p in saved["paths"]], saved["detail"].tolist(), strict=True))
+    todo = [p for p in data.paths if p not in known]
+    if todo:
+        detector = FaceEngine(backend).detector
+        for rel in todo:
+            pixels = degrade(cv2.imread(str(lfw_root() / "images" / rel), cv2.IMREAD_COLOR), condition)
+            h, w = pixels.shape[:2]
+            faces = detector.detect(pixels)
+            known[rel] = face_detail(pixels, pick_face(faces, h, w, "centre") if faces else centre_face(h, w))
+        np.savez(target, paths=np.array(list(known)), detail=np.array(list(known.values())))
+    return np.array([known[p] for p in data.paths])
+
+
 def status() -> None:
     rels, n_first, n_second = image_list()
     print(f"image list: {len(rels)} ({n_first} view-2-only, {n_second} view-1 DevTrain, rest pairs.txt)")
@@ -236,12 +263,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of the list")
     parser.add_argument("--subset", default="all", choices=("all", "degraded"),
                         help="degraded: only what a degraded condition needs (see degraded_subset)")
+    parser.add_argument("--reverse", action="store_true", help="fill the last chunks first (a second worker)")
     parser.add_argument("--status", action="store_true")
     args = parser.parse_args()
     if args.status:
         status()
     else:
-        fill(args.backend, args.condition, args.limit, args.subset)
+        fill(args.backend, args.condition, args.limit, args.subset, args.reverse)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfw_embeddings import CONDITIONS, Embedded, image_list, load, view2_split  # noqa: E402
+from lfw_embeddings import CONDITIONS, Embedded, detail, image_list, load, view2_split  # noqa: E402
 
 from sightline.calibration.cohort import Cohort  # noqa: E402
 from sightline.calibration.conditions import classify  # noqa: E402
 from sightline.calibration.lfw_cohort import in_cohort_half  # noqa: E402
 
 SEED = 7  # synthetic fill
-TEMPLATES_PER_PERSON = 3
+TEMPLATES_PER_PERSON = 1000  # every view-1 photo of the fitting half: as many impostor trials as view 1 gives
 
 
 @dataclass
@@ -46,7 +46,8 @@ def probes_of(data: Embedded, rels: list[str], cache_condition: str) -> Probes:
     index = data.index()
     rows = [index[r] for r in rels if r in index]
     grey = cache_condition == "grey"
-    conds = [classify(grey, float(data.eye_px[i]), float(data.sharpness[i]), float(data.pose[i])) for i in rows]
+    detail = data.detail if data.detail is not None else np.full(len(data.paths), np.inf)
+    conds = [classify(grey, float(data.eye_px[i]), float(detail[i]), float(data.pose[i])) for i in rows]
     return Probes(data.vectors[rows], [identity(data.paths[i]) for i in rows], [data.paths[i] for i in rows],
                   [c.name for c in conds],
                   np.array([c.poor or not data.detected[i] for c, i in zip(conds, rows, strict=True)], bool),
@@ -126,4 +127,9 @@ def synthetic_fill(real: np.ndarray, count: int, seed: int = SEED) -> np.ndarray
 
 
 def load_caches(backend: str) -> dict[str, Embedded]:
-    return {c: load(backend, c) for c in CONDITIONS}
+    """Every cached condition, each with its face-detail measure (computed on first use)."""
+    caches = {c: load(backend, c) for c in CONDITIONS}
+    for condition, data in caches.items():
+        if data.paths:
+            data.detail = detail(backend, condition)
+    return caches

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from sightline.calibration.impostor import ImpostorCurve
 
 
-def fmr_for_fpir(target_fpir: float, comparisons: int) -> float:
+def fmr_for_fpir(target_fpir: float, comparisons: float) -> float:
     """The per-comparison false-match rate that gives ``target_fpir`` over ``comparisons`` templates."""
     if not 0.0 < target_fpir < 1.0:
         raise ValueError(f"a target rate must be in (0, 1), got {target_fpir}")
-    n = max(1, int(comparisons))
+    n = max(1.0, float(comparisons))
     return -math.expm1(math.log1p(-target_fpir) / n)
 
 
@@ -55,8 +55,18 @@ class OperatingPoint:
                 "margin": round(self.margin, 4)}
 
 
+def effective_comparisons(comparisons: int, scale: float = 1.0, exponent: float = 1.0) -> float:
+    """Independent comparisons that ``comparisons`` templates amount to: ``scale * N ** exponent``.
+
+    A stranger's scores against many templates are correlated (the same face is compared each time),
+    so the chance that the best of N passes grows more slowly than N independent trials would; the
+    scale and exponent are measured on LFW view 1 (``bench/open_set.py``). (1, 1) is the independent model.
+    """
+    return max(1.0, scale * max(1, int(comparisons)) ** exponent)
+
+
 def derive(curve: ImpostorCurve, target_fpir: float, comparisons: int, *, condition: str, score_kind: str,
-           source: str, margin: float = 0.0) -> OperatingPoint:
+           source: str, margin: float = 0.0, scale: float = 1.0, exponent: float = 1.0) -> OperatingPoint:
     """The operating point that holds ``target_fpir`` with ``comparisons`` templates enrolled."""
-    threshold = curve.threshold_for(fmr_for_fpir(target_fpir, comparisons))
+    threshold = curve.threshold_for(fmr_for_fpir(target_fpir, effective_comparisons(comparisons, scale, exponent)))
     return OperatingPoint(target_fpir, threshold, max(1, int(comparisons)), condition, score_kind, source, margin)

@@ -16,7 +16,7 @@ from sightline.calibration.impostor import ImpostorCurve
 from sightline.calibration.operating_point import OperatingPoint, derive
 
 SHIPPED_FILE = Path(__file__).with_name("shipped.json")
-DEFAULT_TARGET_FPIR = 0.001  # "1 in 1,000 strangers"
+DEFAULT_TARGET_FPIR = 0.01  # "1 in 100 strangers"
 SCORE_KINDS = ("cohort-z", "cosine")
 
 
@@ -31,6 +31,8 @@ class OpenSetPolicy:
     margins: dict[str, float] = field(default_factory=dict)
     refused: tuple[str, ...] = ()  # conditions too poor to decide
     source: str = "shipped"
+    gallery_scale: float = 1.0  # N_eff = scale * N ** exponent (see operating_point.effective_comparisons)
+    gallery_exponent: float = 1.0
 
     def kind_for(self, have_cohort: bool) -> str:
         """The score kind to use: the preferred one, or raw cosine when no cohort is installed."""
@@ -51,11 +53,13 @@ class OpenSetPolicy:
         """The threshold that holds the target FPIR for ``condition`` with ``comparisons`` templates enrolled."""
         kind = kind or self.score_kind
         return derive(self.curve(condition, kind), target_fpir or self.target_fpir, comparisons,
-                      condition=condition, score_kind=kind, source=self.source, margin=self.margins.get(kind, 0.0))
+                      condition=condition, score_kind=kind, source=self.source, margin=self.margins.get(kind, 0.0),
+                      scale=self.gallery_scale, exponent=self.gallery_exponent)
 
     def to_dict(self) -> dict[str, object]:
         return {"embedder": self.embedder, "target_fpir": self.target_fpir, "score_kind": self.score_kind,
                 "margins": self.margins, "refused": list(self.refused), "source": self.source,
+                "gallery_scale": self.gallery_scale, "gallery_exponent": self.gallery_exponent,
                 "curves": {c: {k: cv.to_dict() for k, cv in kinds.items()} for c, kinds in self.curves.items()}}
 
     @classmethod
@@ -65,7 +69,9 @@ class OpenSetPolicy:
                            for c, kinds in data["curves"].items()},
                    target_fpir=float(data.get("target_fpir", DEFAULT_TARGET_FPIR)),
                    score_kind=data.get("score_kind", "cohort-z"), margins=dict(data.get("margins", {})),
-                   refused=tuple(data.get("refused", ())), source=data.get("source", "shipped"))
+                   refused=tuple(data.get("refused", ())), source=data.get("source", "shipped"),
+                   gallery_scale=float(data.get("gallery_scale", 1.0)),
+                   gallery_exponent=float(data.get("gallery_exponent", 1.0)))
 
 
 def shipped_policy(backend: str, embedder: str | None = None, path: Path = SHIPPED_FILE) -> OpenSetPolicy | None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from sightline.calibration.camera import CalibrationError, estimate
 from sightline.calibration.cohort import Cohort, CohortError, cohort_path, load_cohort
-from sightline.calibration.conditions import Condition
+from sightline.calibration.conditions import Condition, detect_condition
 from sightline.calibration.decision import Decision, decide
 from sightline.calibration.impostor import ImpostorCurve
 from sightline.calibration.operating_point import OperatingPoint, derive, describe_rate
@@ -24,6 +24,7 @@ from sightline.store import operating_points_repo as repo
 
 MAX_TARGET = 0.1
 MIN_TARGET = 1e-6
+UNDECIDED_LIMIT = 1.01  # above any cosine similarity: a face too poor to decide can name nobody
 
 
 def check_target(value: float) -> float:
@@ -92,7 +93,8 @@ class OpenSetService:
             if stored is not None and stored.score_kind == kind:
                 own = derive(ImpostorCurve.from_dict(stored.curve), stored.target_fpir, n,
                              condition=condition or "camera", score_kind=kind, source=f"camera:{camera}",
-                             margin=policy.margins.get(kind, 0.0))
+                             margin=policy.margins.get(kind, 0.0), scale=policy.gallery_scale,
+                             exponent=policy.gallery_exponent)
                 floor = policy.operating_point("colour", n, kind=kind, target_fpir=stored.target_fpir)
                 return own if own.threshold >= floor.threshold else floor
         if condition is None:
@@ -126,6 +128,28 @@ class OpenSetService:
         normalise = (lambda scores: cohort.normalise(vector, scores)) if cohort is not None else None
         return decide(candidates, point, normalise=normalise, condition=condition)
 
+    def limit_for(self, vector: np.ndarray | None, *, pixels: np.ndarray | None = None, face=None,
+                  camera: str | None = None, comparisons: int | None = None) -> tuple[float, dict[str, object]] | None:
+        """The cosine similarity a subject must reach for this face to be named, and the audit fields saying why.
+
+        The matching service compares each candidate's raw score with it (so a subject's own threshold and
+        negative examples still apply). A face too poor to decide gets a limit no score reaches and
+        ``outcome: undecided`` (:data:`UNDECIDED_LIMIT`). None when no open-set policy is shipped for this
+        backend (the 1:1 threshold applies then).
+        """
+        condition = detect_condition(pixels, face) if pixels is not None and face is not None else None
+        point = self.operating_point(camera=camera, condition=condition.name if condition else None,
+                                     comparisons=comparisons)
+        if point is None or vector is None:
+            return None
+        policy = self.policy()
+        audit: dict[str, object] = {"target_fpir": point.target_fpir, "operating_point": point.source,
+                                    "score_kind": point.score_kind, "condition": point.condition,
+                                    "open_set_threshold": round(point.threshold, 4), "templates": point.comparisons}
+        if condition is not None and (condition.poor or (policy is not None and condition.name in policy.refused)):
+            return UNDECIDED_LIMIT, audit | {"outcome": "undecided"}
+        return self.raw_threshold(vector, point), audit
+
     def calibrate_camera(self, camera: str, frames: Iterable[np.ndarray], *, target_fpir: float, actor: str,
                          min_faces: int = 20) -> dict[str, object]:
         """Measure ``camera``'s impostor curve on ``frames`` (faces in memory only), store it, audit counts."""
@@ -144,7 +168,9 @@ class OpenSetService:
                               details={"camera": camera, "target_fpir": target, "error": exc.code})
             raise
         n = self.templates()
-        point = derive(found.curve, target, n, condition="camera", score_kind=kind, source=f"camera:{camera}")
+        scale, exponent = (policy.gallery_scale, policy.gallery_exponent) if policy else (1.0, 1.0)
+        point = derive(found.curve, target, n, condition="camera", score_kind=kind, source=f"camera:{camera}",
+                       scale=scale, exponent=exponent)
         stored = repo.CameraPoint(camera, self.embedder, target, kind, found.curve.to_dict(), found.faces_used,
                                   found.curve.trials, repo.now(), actor)
         with self.sessions.begin() as session:
@@ -165,7 +191,7 @@ class OpenSetService:
             out["cohort"] = {"faces": int(cohort.vectors.shape[0]), "sha256": cohort.sha256, "source": cohort.source}
         with self.sessions() as session:
             cameras = repo.all_points(session)
-        out["cameras"] = [p.to_dict() | {"target": describe_rate(p.target_fpir), **self._camera_threshold(p, n)}
+        out["cameras"] = [p.to_dict() | {"target": describe_rate(p.target_fpir), **self._camera_threshold(p, n, policy)}
                           for p in cameras if p.embedder == self.embedder]
         if policy is None:
             return out
@@ -176,7 +202,8 @@ class OpenSetService:
         return out
 
     @staticmethod
-    def _camera_threshold(point: repo.CameraPoint, n: int) -> dict[str, object]:
+    def _camera_threshold(point: repo.CameraPoint, n: int, policy: OpenSetPolicy | None) -> dict[str, object]:
         curve = ImpostorCurve.from_dict(point.curve)
+        scale, exponent = (policy.gallery_scale, policy.gallery_exponent) if policy else (1.0, 1.0)
         return {"threshold": round(derive(curve, point.target_fpir, n, condition="camera", score_kind=point.score_kind,
-                                          source="camera").threshold, 4)}
+                                          source="camera", scale=scale, exponent=exponent).threshold, 4)}

@@ -89,6 +89,8 @@ def identify(
             used = gallery.matching.threshold_for(threshold, allow_lower=True)
         results, failures = process_images(images, work, as_json=as_json, empty={"faces": []})
     if as_json:
+        if threshold is None:  # 1:N is judged at the open-set operating point: report the threshold the faces met
+            used = max((f["threshold"] for r in results for f in r.get("faces") or []), default=used)
         emit_json({"backend": gallery.faces.backend, "threshold": used, "results": results})
     exit_if_failed(failures)
 

@@ -2,8 +2,10 @@
 
 Every call is audited with the threshold it used. Whether a candidate counts
 as a match is decided by :func:`decide` alone (threshold, the subject's own
-threshold, and the margin over the subject's negative examples), so an
-open-set calibration can replace that one function.
+threshold, and the margin over the subject's negative examples). For 1:N the
+threshold comes from the open-set operating point (sightline.calibration: a target
+stranger rate, the gallery size, the face's condition and camera) unless the request
+names one; 1:1 verification keeps the calibrated verification threshold.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sightline.gallery.search import SearchIndex
 from sightline.gallery.thresholds import request_threshold
 from sightline.privacy.policy import check_attributes
 from sightline.store import subjects_repo, templates_repo
-from sightline.vision.image_io import ImageInput
+from sightline.vision.image_io import ImageInput, load_image
 
 NEGATIVE_MARGIN = 0.03  # a match must beat the subject's closest "not this person" example by this much
 
@@ -44,6 +46,23 @@ class MatchingService:
     def __init__(self, ctx: GalleryContext, search: SearchIndex) -> None:
         self.ctx = ctx
         self.search = search
+        self._open_set = None
+
+    def open_set_limit(self, vector: np.ndarray | None, threshold: float | None, *, allow_lower: bool = False,
+                       pixels: np.ndarray | None = None, face=None, camera: str | None = None) -> tuple[float, dict]:
+        """The 1:N threshold for one face and its audit fields: the request's own threshold when it names one,
+        else the open-set operating point (falling back to the verification threshold when none is shipped)."""
+        if threshold is not None:
+            return self.threshold_for(threshold, allow_lower=allow_lower), {"operating_point": "request"}
+        if self._open_set is None:
+            from sightline.calibration.service import OpenSetService
+            self._open_set = OpenSetService(self.ctx.sessions, self.ctx.audit, self.ctx.faces)
+        index = self.search.index
+        found = self._open_set.limit_for(vector, pixels=pixels, face=face, camera=camera,
+                                         comparisons=len(index) if index is not None else 0)
+        if found is None:
+            return self.threshold_for(None), {"operating_point": "verification threshold (no open-set policy)"}
+        return found
 
     def threshold_for(self, threshold: float | None, *, allow_lower: bool = False) -> float:
         """The threshold a request will use (raises ``ThresholdError`` if it may not lower it that far)."""
@@ -65,13 +84,22 @@ class MatchingService:
         check_attributes(attributes)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise SightlineError(f"k must be a whole number >= 1, got {k!r}", code="bad_request")
-        limit = self.threshold_for(threshold, allow_lower=allow_lower)
-        faces = self.ctx.faces.detect(image, embed=True)
-        results = [Identification(face, self.candidates(face.embedding, k, limit), limit) for face in faces]
+        self.threshold_for(threshold, allow_lower=allow_lower)  # refuse a bad request before any work
+        pixels = load_image(image)
+        faces = self.ctx.faces.detect_array(pixels, embed=True)
+        results, points = [], []
+        for face in faces:
+            limit, point = self.open_set_limit(face.embedding, threshold, allow_lower=allow_lower, pixels=pixels,
+                                               face=face)
+            results.append(Identification(face, self.candidates(face.embedding, k, limit), round(limit, 4)))
+            points.append(point)
         matched = sorted({r.decision for r in results if r.match is not None})
         outcome = "match" if matched else ("no_face" if not faces else "no_match")
         details: dict[str, object] = {"faces": len(faces), "matched": matched,
-                                      "unknown": sum(1 for r in results if r.match is None), "threshold": limit}
+                                      "unknown": sum(1 for r in results if r.match is None),
+                                      "threshold": max((r.threshold for r in results), default=self.threshold_for(
+                                          threshold, allow_lower=allow_lower)),
+                                      "thresholds": [r.threshold for r in results], **_operating_point(points)}
         if explain:
             details["explain"] = True  # near-miss candidates were shown to the caller
         self.ctx.audit.record(actor=actor or self.ctx.actor, action="identify",
@@ -84,12 +112,12 @@ class MatchingService:
 
         Audited like :meth:`identify`, with the camera as context; no biometric data is logged.
         """
-        limit = self.threshold_for(threshold, allow_lower=allow_lower)
+        limit, point = self.open_set_limit(vector, threshold, allow_lower=allow_lower, camera=camera)
         best = next((c for c in self.candidates(vector, 3, limit) if c.accepted), None)
         self.ctx.audit.record(actor=actor or self.ctx.actor, action="identify",
                               subject_id=best.subject_id if best else None, outcome="match" if best else "no_match",
                               details={"faces": 1, "camera": camera, "score": round(best.score, 4) if best else None,
-                                       "threshold": limit})
+                                       "threshold": round(limit, 4), **_operating_point([point])})
         return best
 
     def verify(self, image: ImageInput, subject_id: str, *, threshold: float | None = None,
@@ -118,3 +146,16 @@ class MatchingService:
                               outcome="match" if outcome.same_person else "no_match",
                               details={"score": round(score, 4), "threshold": used})
         return outcome
+
+
+def _operating_point(points: list[dict]) -> dict[str, object]:
+    """Audit fields of the operating points used for a request's faces (target rate, source, conditions)."""
+    if not points:
+        return {}
+    first = points[0]
+    out: dict[str, object] = {key: first[key] for key in ("target_fpir", "operating_point", "score_kind", "templates")
+                              if key in first}
+    if any("condition" in p for p in points):
+        out["conditions"] = [p.get("condition") for p in points]
+        out["undecided"] = sum(1 for p in points if p.get("outcome") == "undecided")
+    return out

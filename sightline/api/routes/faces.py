@@ -139,7 +139,10 @@ async def identify(request: Request, key: ApiKey = Operator, state: AppState = D
     k = upload.number("k", 3, low=1, high=20, integer=True)
     threshold = _threshold(upload, key, state)
     explain = _explain(upload, key)
-    found = await state.run(_identify, state, data, k, threshold, key, explain)
+    requested = threshold if upload.number("threshold", None, low=-1.0, high=1.0) is not None else None
+    found = await state.run(_identify, state, data, k, requested, key, explain)  # None: the open-set point
+    if requested is None:
+        threshold = max((r.threshold for r in found), default=threshold)
     return {"backend": state.engine.backend, "threshold": threshold,
             "results": [{"image": name, "faces": [r.to_dict(explain=explain) for r in found], "error": None}]}
 
