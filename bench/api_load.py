@@ -195,7 +195,7 @@ def main() -> None:
             threads, index_kind = int(settings["inference_threads"]), settings["index_kind"]
             rows = [asyncio.run(run_level(base, token, probes, n, args.duration, args.requests, args.warmup))
                     for n in levels]
-            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {admin}"}, timeout=10).text
             indexed = re.search(r"^sightline_gallery_templates (\S+)", metrics, re.M)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
