@@ -106,7 +106,8 @@ def test_metrics_can_be_opened_by_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGHTLINE_METRICS", "open")
     app = create_app(ApiSettings(home=tmp_path, db_url=f"sqlite:///{tmp_path / 's.db'}"))
     try:
-        assert app.state.sightline.settings.public_dict()["metrics_access"] == "open"
+        shown = app.state.sightline.settings.public_dict()
+        assert shown["metrics_access"] == "open" and shown["max_decode_bytes"] > 0 and shown["decode_wait_s"] >= 0
         assert TestClient(app).get("/metrics").status_code == 200
     finally:
         app.state.sightline.close()

@@ -53,7 +53,16 @@ class ApiSettings:
                 "index_refresh_s": self.index_refresh_s,
                 "cameras_config": str(self.cameras_config) if self.cameras_config else None,
                 "retention_every_min": self.retention_every_min, "metrics_access": self.metrics_access,
-                "metrics_token_set": self.metrics_token is not None}
+                "metrics_token_set": self.metrics_token is not None, **_decode_limits()}
+
+
+def _decode_limits() -> dict[str, object]:
+    """The process's image-decode gate (SIGHTLINE_MAX_DECODE_BYTES and friends)."""
+    from sightline.vision.decode_gate import decode_gate
+
+    gate = decode_gate()
+    return {"max_decode_bytes": gate.budget_bytes, "max_concurrent_decodes": gate.slots,
+            "decode_wait_s": gate.wait_s}
 
 
 def _redact_url(url: str) -> str:
