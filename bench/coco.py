@@ -1,7 +1,7 @@
 """COCO box accuracy of each object detector with pycocotools, plus its latency, on ``coco-dev``.
 
-    python bench/coco.py [--backends nanodet,centernet] [--data DIR] [--min-score 0.01] [--threads N]
-                         [--limit N] [--json]
+    python bench/coco.py [--backends yolox,nanodet,centernet] [--data DIR] [--min-score 0.01] [--threads N]
+                         [--limit N] [--onnx LABEL=BACKEND:FILE ...] [--json]
 
 ``DIR`` (default ``$SIGHTLINE_DATA/coco-dev``) holds ``images/`` and ``instances_val2017.json``
 (79 COCO val2017 images, 624 boxes): a small sample, so the figures are rough (a few images move
@@ -13,7 +13,8 @@ Each image is decoded once (not timed) and passed to ``detector.detect(bgr)`` on
 scored by pycocotools' ``COCOeval`` (bbox) for mAP@[.5:.95] and mAP@.5; the same detections cut at
 the backend's default operating threshold (``detector.default_min_score``) are scored again, which
 is what ``sightline objects detect`` returns without ``--min-score``. Labels map to COCO category
-ids by name.
+ids by name. ``--onnx int8=yolox:/path/yolox_int8.onnx`` also scores another ONNX file (an int8
+candidate from ``sightline models quantize``) run by a registered backend's code, reported as LABEL.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import data_dir, machine_summary, markdown_table, median_p95, timed  # noqa: E402
 
+from sightline.models.onnx import create_session  # noqa: E402
 from sightline.models.zoo import build_object_detector  # noqa: E402
 from sightline.vision.image_io import load_image  # noqa: E402
 
@@ -66,10 +68,13 @@ def evaluate(ground_truth, detections: list[dict], image_ids: list[int]) -> tupl
     return float(evaluation.stats[0]), float(evaluation.stats[1])
 
 
-def run_backend(name: str, ground_truth, images: dict[int, Path], min_score: float, threads: int | None) -> Score:
-    """Detect on every image with backend ``name`` and score the boxes."""
+def run_backend(name: str, ground_truth, images: dict[int, Path], min_score: float, threads: int | None,
+                model_file: Path | None = None, label: str | None = None) -> Score:
+    """Detect on every image with backend ``name`` (on ``model_file`` if given) and score the boxes."""
     category = {c["name"]: c["id"] for c in ground_truth.loadCats(ground_truth.getCatIds())}
     detector = build_object_detector(name, min_score=min_score, max_detections=100, threads=threads)
+    if model_file is not None:  # same pre/post-processing, other weights (same input and output names)
+        detector.session = create_session(model_file, threads=threads)
     operating = float(type(detector).default_min_score)
     detector.detect(load_image(next(iter(images.values()))))  # warm-up, not timed
     detections: list[dict] = []
@@ -87,13 +92,15 @@ def run_backend(name: str, ground_truth, images: dict[int, Path], min_score: flo
     cut = evaluate(ground_truth, [d for d in detections if d["score"] >= operating], ids)
     p50, p95 = median_p95(times)
     boxes = len(ground_truth.getAnnIds(imgIds=ids, iscrowd=False))
-    return Score(name, len(ids), boxes, min_score, round(full[0], 3), round(full[1], 3), operating,
+    return Score(label or name, len(ids), boxes, min_score, round(full[0], 3), round(full[1], 3), operating,
                  round(cut[0], 3), round(cut[1], 3), round(p50, 1), round(p95, 1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backends", default="nanodet,centernet")
+    parser.add_argument("--backends", default="yolox,nanodet,centernet")
+    parser.add_argument("--onnx", action="append", default=[], metavar="LABEL=BACKEND:FILE",
+                        help="also score this ONNX file with BACKEND's code (e.g. an int8 copy)")
     parser.add_argument("--data", type=Path, default=None, help="coco-dev folder (default: $SIGHTLINE_DATA/coco-dev)")
     parser.add_argument("--min-score", type=float, default=0.01)
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: cores)")
@@ -113,6 +120,12 @@ def main() -> None:
         raise SystemExit(f"{len(missing)} images of the annotations are missing, e.g. {missing[0]}")
     scores = [run_backend(name, ground_truth, images, args.min_score, args.threads)
               for name in args.backends.split(",") if name]
+    for spec in args.onnx:
+        label, _, rest = spec.partition("=")
+        backend, _, file = rest.partition(":")
+        if not (label and backend and file):
+            raise SystemExit(f"--onnx wants LABEL=BACKEND:FILE, got {spec!r}")
+        scores.append(run_backend(backend, ground_truth, images, args.min_score, args.threads, Path(file), label))
 
     if args.json:
         print(json.dumps({"machine": machine_summary(), "data": str(root), "scores": [asdict(s) for s in scores]},

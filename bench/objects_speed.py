@@ -1,6 +1,6 @@
 """Latency of each object and face detector on the sample photos, plus a label count on them.
 
-    python bench/objects_speed.py [--runs 20] [--warmup 3] [--threads N] [--objects nanodet,centernet]
+    python bench/objects_speed.py [--runs 20] [--warmup 3] [--threads N] [--objects yolox,nanodet,centernet]
                                   [--faces yunet-dlib,dlib] [--json]
 
 For every detector and every image: ``--warmup`` untimed calls, then ``--runs``
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: cores)")
-    parser.add_argument("--objects", default="nanodet,centernet")
+    parser.add_argument("--objects", default="yolox,nanodet,centernet")
     parser.add_argument("--faces", default="yunet-dlib,dlib", help="face backends whose detector is timed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

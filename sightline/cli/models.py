@@ -50,6 +50,28 @@ def report() -> None:
 
 
 @app.command()
+def quantize(
+    name: str = typer.Argument(..., help="Object detector model: yolox-nano or nanodet."),
+    calibration: list[Path] = typer.Option(..., "--calibration", help="Calibration photos or folders (not your "
+                                                                     "accuracy test images)."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the int8 file (default: the models cache)."),
+    models: Path | None = ModelsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write an int8 copy of an object detector (onnxruntime static quantisation) to measure with bench/coco.py."""
+    from sightline.models.quantize import quantize_model
+    from sightline.models.store import sha256_file
+
+    with handle_errors(as_json):
+        path = quantize_model(name, calibration, out, ModelStore(models))
+    if as_json:
+        emit_json({"model": name, "int8": str(path), "sha256": sha256_file(path)})
+    else:
+        console.print(f"int8 copy of {name}: {path} (not registered; measure it: "
+                      f"python bench/coco.py --onnx int8=<backend>:{path})", highlight=False)
+
+
+@app.command()
 def verify(
     names: list[str] = typer.Argument(None, help="Models to check (default: all)."),
     models: Path | None = ModelsOption,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sightline.vision.objects.base import OnnxObjectDetector
-from sightline.vision.objects.geometry import letterbox
+from sightline.vision.objects.geometry import InputTransform, letterbox
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
@@ -40,10 +40,15 @@ class NanoDetDetector(OnnxObjectDetector):
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._centres = {s: _cell_centres(INPUT_SIZE // s, s) for s in STRIDES}
 
-    def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, InputTransform]:
+        """The network input for BGR ``image`` (1, 3, 416, 416) and how its pixels were placed."""
         resized, transform = letterbox(image, INPUT_SIZE, PAD_VALUE)
         tensor = ((resized.astype(np.float32) - MEAN_BGR) / STD_BGR).transpose(2, 0, 1)[None]
-        outputs = self.session.run(self._outputs, {self._input: np.ascontiguousarray(tensor)})
+        return np.ascontiguousarray(tensor), transform
+
+    def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tensor, transform = self.input_tensor(image)
+        outputs = self.session.run(self._outputs, {self._input: tensor})
         by_shape = {(o.shape[1], o.shape[2]): o[0] for o in outputs}
         all_boxes, all_scores, all_labels = [], [], []
         for stride in STRIDES:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sightline.vision.objects.base import OnnxObjectDetector
-from sightline.vision.objects.geometry import letterbox
+from sightline.vision.objects.geometry import InputTransform, letterbox
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
@@ -57,9 +57,13 @@ class YoloxDetector(OnnxObjectDetector):
         self._input = self.session.get_inputs()[0].name
         self._cells, self._strides = anchor_grid()
 
-    def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, InputTransform]:
+        """The network input for BGR ``image`` (1, 3, 416, 416) and how its pixels were placed."""
         canvas, transform = letterbox(image, INPUT_SIZE, PAD_VALUE, centre=False)
-        tensor = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32)
+        return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32), transform
+
+    def _candidates(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tensor, transform = self.input_tensor(image)
         raw = self.session.run(None, {self._input: tensor})[0][0]
         boxes, scores, labels = decode(raw, self._cells, self._strides, min_score)
         return transform.to_original(boxes.astype(np.float64)), scores.astype(np.float64), labels.astype(np.int64)
