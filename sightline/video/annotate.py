@@ -22,13 +22,11 @@ def blur_unknown(image: np.ndarray, faces: list[Face], face_names: dict[int, str
 
 def draw_frame(image: np.ndarray, *, detections: list[Detection], tracks: list[Track], faces: list[Face],
                face_names: dict[int, str], blur_unknown_faces: bool = True) -> np.ndarray:
-    """A copy of ``image`` with object tracks and named faces drawn; unknown faces blurred by default.
+    """A copy of ``image`` with object tracks and named faces drawn; unknown faces (overlays included) blurred.
 
     ``face_names`` maps an index into ``faces`` to the enrolled subject's name; every other face is unknown.
     """
-    canvas = blur_unknown(image, faces, face_names) if blur_unknown_faces else image.copy()
-    if canvas is image:
-        canvas = image.copy()
+    canvas = image.copy()
     labels = {d.class_id: d.label for d in detections}
     for track in tracks:
         if track.det_index is None:
@@ -37,6 +35,8 @@ def draw_frame(image: np.ndarray, *, detections: list[Detection], tracks: list[T
         cv2.rectangle(canvas, (x1, y1), (x2, y2), _OBJECT, 2)
         text = f"{labels.get(track.class_id, track.class_id)} #{track.track_id}"
         cv2.putText(canvas, text, (x1 + 3, max(14, y1 + 16)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _OBJECT, 1, cv2.LINE_AA)
+    if blur_unknown_faces:  # after the object boxes: no line or label drawn across an unknown face stays sharp
+        canvas = blur_unknown(canvas, faces, face_names)
     for index, name in face_names.items():
         x1, y1, x2, y2 = (int(round(v)) for v in faces[index].box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), _NAMED, 2)
