@@ -133,13 +133,18 @@ def test_nobody_enrolled_means_nobody_named(tmp_path, faces_dir, engine) -> None
     assert all(e.subject_id is None for e in pipeline.events)
     with_faces = [r for r in results if r.faces]
     assert with_faces
+    checked = 0
     for result in with_faces[:5]:
         frame, annotated = result.frame.image_bgr, result.annotated()
         for face in result.faces:
             x1, y1, x2, y2 = (int(v) for v in face.box)
             before = cv2.Laplacian(cv2.cvtColor(frame[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
             after = cv2.Laplacian(cv2.cvtColor(annotated[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
-            assert after < before * 0.3
+            if before < 10:  # a face found in a dark, textureless patch: no detail for the blur to remove
+                continue
+            assert after < before * 0.3, f"sharp unknown face at {face.box}"
+            checked += 1
+    assert checked >= 3
 
 
 def test_motion_gate_skips_a_still_camera(tmp_path, faces_dir, engine) -> None:
