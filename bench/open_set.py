@@ -40,6 +40,7 @@ EMBEDDERS = {"yunet-dlib": "dlib-resnet", "dlib": "dlib-resnet", "yunet-faceres"
 MIN_CURVE_PROBES = 100
 REFUSE_FNIR = 0.5  # a condition whose view-1 FNIR at the target (100 templates) is above this is refused
 REFUSE_AT = 100
+MARGINS = {"cosine": 0.01, "cohort-z": 0.5}  # best subject must beat the second-best by this
 MAX_DRAWS = 5  # disjoint galleries averaged at small sizes
 
 
@@ -76,7 +77,7 @@ def fit_policy(v1: View1, embedder: str, target: float) -> tuple[OpenSetPolicy, 
     kind = min(("cosine", "cohort-z"), key=lambda k: np.nanmean([v[f"fnir_{k}"] for v in notes.values()]))
     refused = tuple(sorted(n for n, v in notes.items() if v[f"fnir_{kind}"] > REFUSE_FNIR))
     policy = OpenSetPolicy(embedder, curves, target_fpir=target, score_kind=kind, refused=refused,
-                           source="shipped (LFW view 1)")
+                           source="shipped (LFW view 1)", margins=dict(MARGINS))
     policy.gallery_scale, policy.gallery_exponent, notes["gallery"] = gallery_model(v1, curves["colour"][kind], kind)
     return policy, notes
 
@@ -237,7 +238,8 @@ def run(backend: str, sizes: list[int], write: bool, target: float) -> str:
             "| shipped: undecided (mated) |",
             "|---|---|---|---|---|---|---|---|---|"]
     compare: dict[tuple[str, int], dict[str, str]] = {}
-    shipped = next(r for r in RULES if r.kind == policy.score_kind and r.condition_aware and not r.margin)
+    margin = policy.margins.get(policy.score_kind, 0.0)
+    shipped = next(r for r in RULES if r.kind == policy.score_kind and r.condition_aware and r.margin == margin)
     for cond in conditions:
         for size in sizes:
             draws = max(1, min(MAX_DRAWS, len(v2.enrol_people) // size))

@@ -145,10 +145,20 @@ class OpenSetService:
         policy = self.policy()
         audit: dict[str, object] = {"target_fpir": point.target_fpir, "operating_point": point.source,
                                     "score_kind": point.score_kind, "condition": point.condition,
-                                    "open_set_threshold": round(point.threshold, 4), "templates": point.comparisons}
+                                    "open_set_threshold": round(point.threshold, 4), "templates": point.comparisons,
+                                    "margin": self._raw_margin(vector, point)}
         if condition is not None and (condition.poor or (policy is not None and condition.name in policy.refused)):
             return UNDECIDED_LIMIT, audit | {"outcome": "undecided"}
         return self.raw_threshold(vector, point), audit
+
+    def _raw_margin(self, vector: np.ndarray, point: OperatingPoint) -> float:
+        """The point's best-vs-second-best margin in cosine units."""
+        if point.score_kind == "cosine" or not point.margin:
+            return float(point.margin)
+        cohort = self.cohort()
+        if cohort is None:
+            return 0.0
+        return float(point.margin * cohort.stats(np.asarray(vector).reshape(1, -1))[1][0])
 
     def calibrate_camera(self, camera: str, frames: Iterable[np.ndarray], *, target_fpir: float, actor: str,
                          min_faces: int = 20) -> dict[str, object]:

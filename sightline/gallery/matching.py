@@ -68,14 +68,18 @@ class MatchingService:
         """The threshold a request will use (raises ``ThresholdError`` if it may not lower it that far)."""
         return request_threshold(threshold, self.ctx.calibrated_threshold, may_lower=allow_lower)
 
-    def candidates(self, vector: np.ndarray | None, k: int, threshold: float) -> list[Candidate]:
-        """The ``k`` most similar subjects, best first, each marked with the match decision."""
+    def candidates(self, vector: np.ndarray | None, k: int, threshold: float, margin: float = 0.0) -> list[Candidate]:
+        """The ``k`` most similar subjects, best first, each marked with the match decision (nobody is accepted
+        when the best two subjects are within ``margin`` of each other: too close to tell apart)."""
         found = []
-        for subject_id, score in self.search.nearest(vector, k):
+        for subject_id, score in self.search.nearest(vector, max(k, 2) if margin else k):
             accepted = decide(score, threshold, self.search.subject_threshold(subject_id),
                               self.search.negative_score(subject_id, vector))
             found.append(Candidate(subject_id, self.search.name(subject_id), float(score), accepted))
-        return found
+        if margin and len(found) > 1 and found[0].score - found[1].score < margin:
+            for candidate in found:
+                candidate.accepted = False
+        return found[:k]
 
     def identify(self, image: ImageInput, k: int = 3, *, threshold: float | None = None,
                  attributes: Sequence[str] | None = None, actor: str | None = None, allow_lower: bool = False,
@@ -91,7 +95,8 @@ class MatchingService:
         for face in faces:
             limit, point = self.open_set_limit(face.embedding, threshold, allow_lower=allow_lower, pixels=pixels,
                                                face=face)
-            results.append(Identification(face, self.candidates(face.embedding, k, limit), round(limit, 4)))
+            found = self.candidates(face.embedding, k, limit, float(point.get("margin", 0.0)))
+            results.append(Identification(face, found, round(limit, 4)))
             points.append(point)
         matched = sorted({r.decision for r in results if r.match is not None})
         outcome = "match" if matched else ("no_face" if not faces else "no_match")
@@ -113,7 +118,8 @@ class MatchingService:
         Audited like :meth:`identify`, with the camera as context; no biometric data is logged.
         """
         limit, point = self.open_set_limit(vector, threshold, allow_lower=allow_lower, camera=camera)
-        best = next((c for c in self.candidates(vector, 3, limit) if c.accepted), None)
+        best = next((c for c in self.candidates(vector, 3, limit, float(point.get("margin", 0.0))) if c.accepted),
+                    None)
         self.ctx.audit.record(actor=actor or self.ctx.actor, action="identify",
                               subject_id=best.subject_id if best else None, outcome="match" if best else "no_match",
                               details={"faces": 1, "camera": camera, "score": round(best.score, 4) if best else None,
@@ -153,8 +159,8 @@ def _operating_point(points: list[dict]) -> dict[str, object]:
     if not points:
         return {}
     first = points[0]
-    out: dict[str, object] = {key: first[key] for key in ("target_fpir", "operating_point", "score_kind", "templates")
-                              if key in first}
+    out: dict[str, object] = {key: first[key] for key in ("target_fpir", "operating_point", "score_kind", "templates",
+                                                          "margin") if key in first}
     if any("condition" in p for p in points):
         out["conditions"] = [p.get("condition") for p in points]
         out["undecided"] = sum(1 for p in points if p.get("outcome") == "undecided")
