@@ -53,8 +53,11 @@ def quantize_detector(detector, model: str, source: Path, target: Path, images: 
     ``images`` are the calibration photos: keep them apart from any images used to measure accuracy.
     Raises :class:`ConfigError` for a model without a recipe here or with no readable calibration image.
     """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
+    try:
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    except ImportError as exc:  # onnxruntime's quantisation tools need the onnx package
+        raise ConfigError(f"int8 quantisation needs the onnx package ({exc}): pip install onnx",
+                          code="missing_dependency") from None
     if model not in KEEP_FLOAT:
         raise ConfigError(f"no int8 recipe for {model!r}; available: {', '.join(KEEP_FLOAT)}", code="no_recipe")
     tensors = [detector.input_tensor(load_image(path))[0] for path in images]
