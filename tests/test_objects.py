@@ -23,6 +23,7 @@ from sightline.vision.objects import (
     class_ids,
 )
 from sightline.vision.objects.nanodet import _expected_distance
+from sightline.vision.objects.yolox import anchor_grid, decode
 
 # Hand-marked, approximate boxes (x1, y1, x2, y2 in original pixels) of the objects each
 # photo must yield: a detection of one of the labels must overlap the box with IoU >= 0.5.
@@ -199,6 +200,20 @@ def test_nanodet_distribution_decoding() -> None:
     assert np.allclose(_expected_distance(logits), [[0, 3, 7, 10]], atol=1e-4)
     uniform = _expected_distance(np.zeros((1, 44), np.float32))
     assert np.allclose(uniform, 5.0)
+
+
+def test_yolox_grid_decoding() -> None:
+    """xy = (p + cell) * stride, wh = exp(p) * stride, score = objectness * class, rows in 52², 26², 13² order."""
+    cells, strides = anchor_grid()
+    assert len(cells) == 52 * 52 + 26 * 26 + 13 * 13 == 3549
+    raw = np.zeros((3549, 85), np.float32)
+    row = 52 * 52 + 2 * 26 + 3  # stride 16, column 3, row 2
+    raw[row, :5] = [0.5, 0.25, np.log(2.0), 0.0, 0.9]
+    raw[row, 5 + 5] = 0.5  # class 5 (bus)
+    boxes, scores, labels = decode(raw, cells, strides, min_score=0.3)
+    assert boxes[0].tolist() == pytest.approx([40.0, 28.0, 72.0, 44.0]) and scores.tolist() == pytest.approx([0.45])
+    assert labels.tolist() == [5]
+    assert decode(raw, cells, strides, min_score=0.5)[0].shape == (0, 4)
 
 
 def test_backend_choice(store, models_dir, tmp_path) -> None:
