@@ -1,11 +1,40 @@
 // Thin fetch wrapper: adds the API key, turns {"error": {code, message}} into thrown ApiError.
 const KEY = "sightline.apiKey";
 
+// What each error code means, in words a person at the desk can act on (the server's own text, which
+// may name files, limits and settings, stays in error.detail for the console).
+const PLAIN = {
+  not_an_image: "That file is not a photo Sightline can read. Use a JPEG, PNG, WebP or BMP image.",
+  corrupt_image: "That photo is damaged and could not be read. Try another copy of it.",
+  truncated_image: "That photo is incomplete (cut off part-way). Try another copy of it.",
+  empty_image: "That file is empty.",
+  bad_image: "That photo could not be read. Try another one.",
+  too_large: "That photo is too large. Use a smaller one (for example, resized to a few thousand pixels across).",
+  payload_too_large: "That upload is too large. Use a smaller photo.",
+  unsupported_media_type: "That kind of upload is not accepted. Use a JPEG, PNG, WebP or BMP image.",
+  no_face: "No face was found in that photo.",
+  several_faces: "That photo shows several faces; use one with only this person.",
+  too_small: "The face is too small in that photo; use a closer one.",
+  too_blurred: "That photo is too blurred; use a sharper one.",
+  unauthorized: "Your key is no longer accepted. Log in again.",
+  forbidden: "Your key's role is not allowed to do that.",
+  server_busy: "The server is busy. Try again in a few seconds.",
+  too_many_requests: "Too many requests. Wait a moment and try again.",
+  internal_error: "Something went wrong on the server (it has been logged). Try again.",
+  network: "The server could not be reached. Check the connection and try again.",
+};
+
+/** The words to show for an error: plain text for known codes, else the server's message. */
+export function plainMessage(code, message) {
+  return PLAIN[code] || message;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
-    super(message);
+    super(plainMessage(code, message));
     this.status = status;
     this.code = code;
+    this.detail = message;
   }
 }
 
@@ -28,7 +57,12 @@ export async function api(path, { method = "GET", json, form, params, raw = fals
   } else if (form !== undefined) {
     body = form;
   }
-  const response = await fetch(url, { method, headers, body });
+  let response;
+  try {
+    response = await fetch(url, { method, headers, body });
+  } catch (error) {
+    throw new ApiError(0, "network", String(error));
+  }
   if (!response.ok) {
     let code = "http_error", message = `${response.status} ${response.statusText}`;
     try {
@@ -61,6 +95,13 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 let toastTimer;
+
+/** Take down the toast (on leaving a page: a message belongs to the page that raised it). */
+export function clearToast() {
+  clearTimeout(toastTimer);
+  document.getElementById("toast").hidden = true;
+}
+
 export function toast(message) {
   const box = document.getElementById("toast");
   box.textContent = message;

@@ -1,5 +1,5 @@
 // Entry point: log-in, hash routing between the pages, role-aware navigation.
-import { api, ApiError, session, toast } from "./api.js";
+import { api, ApiError, clearToast, session, toast } from "./api.js";
 import { showSubjects } from "./subjects.js";
 import { showTry } from "./try.js";
 import { showAudit } from "./audit.js";
@@ -28,6 +28,7 @@ async function whoAmI() {
 }
 
 async function route() {
+  clearToast();
   const me = session.me || await whoAmI();
   document.getElementById("nav").hidden = !me;
   document.getElementById("who").hidden = !me;

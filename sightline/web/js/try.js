@@ -1,7 +1,9 @@
 // "Try it": upload a photo, draw each face's box and name (identify for operators, detect for viewers).
 import { api, el, roleAtLeast, toast } from "./api.js";
+import { oversize } from "./imagesize.js";
 
 let bound = false;
+let current = 0;  // the latest run; an older one that finishes late changes nothing
 
 export async function showTry() {
   const identify = roleAtLeast("operator");
@@ -12,38 +14,60 @@ export async function showTry() {
     bound = true;
     document.getElementById("try-file").addEventListener("change", (event) => {
       const file = event.target.files[0];
-      if (file) run(file).catch((error) => toast(error.message));
+      if (file) run(file);
     });
   }
 }
 
 async function run(file) {
+  const mine = ++current;
   const status = document.getElementById("try-status");
   const list = document.getElementById("try-results");
+  const canvas = document.getElementById("try-canvas");
   list.replaceChildren();
+  canvas.width = 0;  // the previous photo and its boxes go at once
+  canvas.height = 0;
+  canvas.setAttribute("aria-label", "No photo yet");
   status.className = "status";
   status.textContent = "Looking…";
-  const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-  const form = new FormData();
-  form.append("image", file, file.name);
-  const identify = roleAtLeast("operator");
-  let faces;
-  try {
-    const result = await api(identify ? "/faces/identify" : "/faces/detect", { method: "POST", form });
-    faces = result.results[0].faces;
-  } catch (error) {
-    status.textContent = error.message;
+  const fail = (message) => {
+    if (mine !== current) return;
+    status.textContent = message;
     status.className = "status error";
-    return;
+  };
+  try {
+    const tooBig = await oversize(file);
+    if (tooBig) return fail(tooBig);
+    const form = new FormData();
+    form.append("image", file, file.name);
+    const identify = roleAtLeast("operator");
+    const result = await api(identify ? "/faces/identify" : "/faces/detect", { method: "POST", form });
+    const faces = result.results[0].faces;
+    let bitmap = null;
+    try {
+      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch { /* the server read it but this browser cannot draw it: list the faces only */ }
+    if (mine !== current) return;
+    if (bitmap) draw(bitmap, faces, identify);
+    show(file, faces, identify, status, list, bitmap !== null);
+  } catch (error) {
+    fail(error.message || "That photo could not be analysed.");
   }
-  draw(bitmap, faces, identify);
+}
+
+function show(file, faces, identify, status, list, drawn) {
   const named = faces.filter((f) => f.name);
-  status.textContent = `${faces.length} face(s) found` + (identify ? `, ${named.length} recognised.` : ".");
+  status.textContent = `${faces.length} face(s) found` + (identify ? `, ${named.length} recognised.` : ".")
+    + (drawn ? "" : " (This browser cannot display the photo.)");
   faces.forEach((face, index) => {
-    const label = identify ? (face.name ? `${face.name} (score ${face.score.toFixed(3)})` : "unknown")
+    const label = identify ? (face.name ? `${face.name} (${face.score.toFixed(3)} ≥ ${face.threshold.toFixed(3)})`
+                                        : "unknown")
                            : `face, detection score ${face.score.toFixed(2)}`;
     const item = el("li", {}, `Face ${index + 1}: ${label}`);
-    if (identify && face.name) item.append(" ", notThisPerson(file, face, index));
+    if (identify && face.name) {
+      item.title = `similarity ${face.score.toFixed(3)}; a match needs at least ${face.threshold.toFixed(3)}`;
+      item.append(" ", notThisPerson(file, face, index));
+    }
     list.append(item);
   });
 }
