@@ -10,14 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sightline.store.subjects_repo import expired_before
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
-    from sightline.gallery.gallery import Gallery
+    from sightline.privacy.audit import AuditLog
+
+
+class Gallery(Protocol):
+    """What a sweep needs of the gallery (:class:`sightline.gallery.gallery.Gallery`); privacy does not import it."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    def erase(self, subject_id: str, *, actor: str | None = None, reason: str = "request") -> Any: ...
 
 PurgeFn = Callable[["Session", datetime], int]
 _PURGES: dict[str, PurgeFn] = {}
