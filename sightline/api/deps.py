@@ -14,6 +14,7 @@ import anyio
 from anyio import to_thread
 from fastapi import Request
 
+from sightline.api.audit_verifier import AuditVerifier
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey, KeyStore
 from sightline.api.metrics import Metrics
@@ -73,6 +74,7 @@ class AppState:
         self.keys = KeyStore(self.sessions)
         self.verify_slots = SlotLimiter("audit verifications", _env_int("SIGHTLINE_AUDIT_VERIFY_MAX", 4),
                                         _env_int("SIGHTLINE_AUDIT_VERIFY_PER_KEY", 2))
+        self.verifier = AuditVerifier(self.audit)
         self.metrics = Metrics()
         self.models_loaded = False
         self._limiter: anyio.CapacityLimiter | None = None
