@@ -114,7 +114,7 @@ def test_erasing_an_entry_leaves_no_trace_in_the_database_file(service, gallery)
     before = _db_bytes(gallery)
     assert plate.encode() in before and digest.encode() in before and b"case 2026/117" in before
     counts = service.lists.erase(entry["id"], actor="dpo", reason="request")
-    assert counts == {"entries": 1, "sightings": 1}
+    assert counts == {"entries": 1, "sightings": 1, "passages": 0}
     after = _db_bytes(gallery)
     for trace in (plate.encode(), digest.encode(), b"case 2026/117"):
         assert trace not in after

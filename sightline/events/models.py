@@ -1,6 +1,7 @@
 """The event record every output (database, MQTT, webhooks, API) shares.
 
-Only ``person_seen`` events may name someone, and only an enrolled subject:
+Only ``person_seen`` events (and ``vehicle_passage``, for its enrolled driver) may name someone, and only
+an enrolled subject:
 unknown people are never given an identifier that outlives their track on
 one camera.
 """
@@ -26,6 +27,7 @@ class EventType(StrEnum):
     ZONE_ENTER = "zone_enter"
     ZONE_EXIT = "zone_exit"
     PLATE_READ = "plate_read"
+    VEHICLE_PASSAGE = "vehicle_passage"  # one vehicle track: voted plate, list hit, driver (enrolled or unknown)
 
 
 class EventError(SightlineError):
@@ -83,8 +85,10 @@ class Event:
         if self.type is EventType.PERSON_SEEN:
             if not self.subject_id:
                 raise EventError("a person_seen event needs the enrolled subject's id")
-        elif self.subject_id is not None or self.subject_name is not None:
-            raise EventError(f"only person_seen events may name an enrolled subject, not {self.type.value}")
+        elif self.type is not EventType.VEHICLE_PASSAGE and (self.subject_id is not None
+                                                             or self.subject_name is not None):
+            raise EventError(f"only person_seen and vehicle_passage events may name an enrolled subject, "
+                             f"not {self.type.value}")
         if self.type in (EventType.ZONE_ENTER, EventType.ZONE_EXIT) and not self.zone:
             raise EventError(f"a {self.type.value} event needs its zone")
         if self.score is not None:

@@ -9,6 +9,8 @@ Topics, under ``topic_prefix`` (default ``sightline``):
   now, retained (``person``, ``car``... spaces become ``_``).
 - ``sightline/<camera>/person_seen``: the subject's name when an enrolled
   person is recognised (never for unknown people).
+- ``sightline/<camera>/plate``: per ``vehicle_passage``, JSON ``{"plate", "plate_hash", "list_hit", "list",
+  "confidence", "direction"}``; ``plate`` is None for plates on no list (unless the camera stores plain text).
 
 Publishing never blocks the caller and never raises on network trouble:
 messages go into a bounded in-memory queue (the oldest is dropped when it is
@@ -188,6 +190,12 @@ class MqttPublisher:
         self.publish("events", json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")))
         if event.type is EventType.PERSON_SEEN:
             self.publish(f"{topic_part(event.camera)}/person_seen", event.subject_name or event.subject_id or "")
+        elif event.type is EventType.VEHICLE_PASSAGE:
+            data, hit = event.data, event.data.get("list_hit") or {}
+            payload = {"plate": data.get("plate"), "plate_hash": data.get("plate_hash"), "list_hit": hit.get("match"),
+                       "list": hit.get("list"), "confidence": data.get("plate_confidence"),
+                       "direction": data.get("direction")}
+            self.publish(f"{topic_part(event.camera)}/plate", json.dumps(payload, separators=(",", ":")))
 
     def publish_count(self, camera: str, label: str, count: int) -> None:
         """Retained ``<prefix>/<camera>/<label>`` = current count (sent only when it changes)."""

@@ -2,7 +2,8 @@
 
 Every entry has a legal basis (GDPR art. 6), a purpose, who added it and a retention date; consent needs
 evidence. Adding, looking up, hitting, exporting and erasing are audited. Audit rows name the entry's id
-(``pl_...``), never the plate. Erasure removes the entry and every keyed-hash sighting of that plate.
+(``pl_...``), never the plate. Erasure removes the entry, every keyed-hash sighting of that plate and its
+``vehicle_passage`` events.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sightline.errors import LegalBasisError, NotFoundError, SightlineError
 from sightline.gallery.subjects import MAX_RETENTION_DAYS, LegalBasis
 from sightline.plates.fuzzy import Match, match
 from sightline.plates.hashing import PlateHasher
+from sightline.plates.passage_store import erase_passages, passages_of
 from sightline.privacy.audit import AuditLog, entry_to_dict
 from sightline.store import plates_repo as repo
 from sightline.store.db import sqlite_checkpoint
@@ -183,18 +185,22 @@ class PlateLists:
         with self.sessions.begin() as session:
             row = self._row(session, entry_id)
             data = {"entry": entry_dict(row),
-                    "sightings": repo.count_sightings(session, row.plate_hash)}
+                    "sightings": repo.count_sightings(session, row.plate_hash),
+                    "passages": [{"event_id": p.id, "camera": p.camera, "start_time": p.start_time.isoformat()}
+                                 for p in passages_of(session, entry_id=entry_id, plate_hash=row.plate_hash)]}
             self.audit.append(session, actor=actor, action="plate_list_export", subject_id=entry_id)
         data["audit"] = [entry_to_dict(e) for e in self.audit.for_subject(entry_id)]
         return data
 
     def erase(self, entry_id: str, *, actor: str, reason: str = "request") -> dict[str, int]:
-        """Delete the entry and every sighting of its plate; audited; SQLite's WAL is checkpointed."""
+        """Delete the entry, every sighting of its plate and its vehicle passages (with their snapshots);
+        audited; SQLite's WAL is checkpointed."""
         with self.sessions.begin() as session:
             row = self._row(session, entry_id)
             sightings = repo.delete_sightings(session, [row.plate_hash])
+            passages = erase_passages(session, entry_id=entry_id, plate_hash=row.plate_hash)
             repo.delete_entry(session, entry_id)
-            counts = {"entries": 1, "sightings": sightings}
+            counts = {"entries": 1, "sightings": sightings, "passages": passages}
             self.audit.append(session, actor=actor, action="plate_list_erase", subject_id=entry_id,
                               details={"reason": reason, **counts})
         sqlite_checkpoint(self.sessions.kw["bind"])
@@ -218,5 +224,6 @@ def purge_expired_entries(session: Session, now: datetime) -> int:
     for entry_id in expired:
         row = _entry_row(session, entry_id)
         repo.delete_sightings(session, [row.plate_hash])
+        erase_passages(session, entry_id=entry_id, plate_hash=row.plate_hash)
         repo.delete_entry(session, entry_id)
     return len(expired)

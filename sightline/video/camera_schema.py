@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator, model_validator
 
 from sightline.config import default_data_dir
+from sightline.plates.config import PlatesConfig
 from sightline.vision.objects.labels import COCO_LABELS
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # safe in MQTT topics, file names and URLs
@@ -95,6 +96,7 @@ class CameraConfig(_Strict):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     motion: MotionSettings = Field(default_factory=MotionSettings)
     face_recognition: FaceRecognitionSettings = Field(default_factory=FaceRecognitionSettings)
+    plates: PlatesConfig = Field(default_factory=PlatesConfig)
 
     @field_validator("url")
     @classmethod

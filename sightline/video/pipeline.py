@@ -23,6 +23,7 @@ from sightline.events.snapshots import SnapshotWriter, box_iou
 from sightline.events.zones import Zone, ZoneTracker
 from sightline.video.annotate import draw_frame
 from sightline.video.motion import MotionConfig, MotionGate
+from sightline.video.plates_stage import VehicleStage
 from sightline.video.recognition import FaceTrackRecognizer, FaceTrackState, Recognizer, assign_to_person
 from sightline.video.scenecut import SceneCutDetector
 from sightline.video.sources import Frame
@@ -108,8 +109,9 @@ class CameraPipeline:
     def __init__(self, settings: PipelineSettings, *, object_detector: ObjectDetector,
                  face_engine: FaceEngine | None = None, recognizer: Recognizer | None = None,
                  sink: EventSink | None = None, snapshots: SnapshotWriter | None = None,
-                 zones: list[Zone] | None = None) -> None:
+                 zones: list[Zone] | None = None, plates: VehicleStage | None = None) -> None:
         self.settings = settings
+        self.plates = plates  # vehicle passages: plates voted per track, the driver's face
         self.detector = object_detector
         self.faces = face_engine
         self.sink = sink
@@ -174,6 +176,8 @@ class CameraPipeline:
             events += self._face_tracks_ended(update.ended, now)
 
         events += self._object_events(tracks, labels, image, faces, face_names, now)
+        if self.plates is not None:
+            events += self.plates.update(image, tracks, labels, {t.track_id for t in self.tracker.tracks}, now)
         for event in events:
             self._emit(event)
         self.times.add("events", started)
@@ -205,6 +209,8 @@ class CameraPipeline:
         events = self._face_tracks_ended(self.face_tracks.finish(), now)
         for track_id in list(self._live):
             events += self._end_track(track_id, now)
+        if self.plates is not None:
+            events += self.plates.finish(now)
         self.tracker.reset()
         return events
 

@@ -11,9 +11,11 @@ from sightline.events.sink import EventSink
 from sightline.events.snapshots import SnapshotWriter
 from sightline.events.zones import Zone
 from sightline.models.zoo import build_object_detector
+from sightline.plates.config import PlatesConfig
 from sightline.video.config import CameraConfig
 from sightline.video.motion import MotionConfig
 from sightline.video.pipeline import CameraPipeline, FrameResult, PipelineSettings
+from sightline.video.plates_stage import build_vehicle_stage
 from sightline.video.ports import VideoGallery
 from sightline.video.recognition import GalleryRecognizer
 from sightline.video.sources import Frame
@@ -26,14 +28,19 @@ def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_eng
                    identify_every_n_frames: int = 3, blur_unknown_faces: bool = True,
                    snapshot_dir: str | Path | None = None, zones: list[Zone] | None = None,
                    sink: EventSink | None = None, detector_threads: int | None = None,
-                   video_start: datetime | None = None) -> CameraPipeline:
+                   video_start: datetime | None = None, plates: PlatesConfig | None = None) -> CameraPipeline:
     """A ready pipeline; with a ``gallery`` its events are stored in the gallery's database.
 
     Detections from ``min_score`` up are reported and may start tracks; weaker ones (down to the
     tracker's ``low_score``) only keep existing tracks alive (ByteTrack's second pass). With
     ``video_start`` event times follow the video's own timeline (see :class:`PipelineSettings`).
+    With ``plates`` enabled, vehicles are tracked too and each gets a ``vehicle_passage`` event.
     """
     classes = list(classes)
+    if plates is not None and plates.enabled:
+        from sightline.vision.plates.reader import VEHICLE_CLASSES
+
+        classes += [c for c in VEHICLE_CLASSES if c not in classes]
     if face_recognition and "person" not in classes:
         classes.append("person")
     faces = face_engine or (gallery.faces if gallery is not None else FaceEngine())
@@ -49,8 +56,13 @@ def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_eng
                                 identify_every_n_frames=identify_every_n_frames,
                                 blur_unknown_faces=blur_unknown_faces, tracker=tracker, min_score=min_score,
                                 video_start=video_start)
+    stage = None
+    if plates is not None and plates.enabled:
+        driver_recognizer = GalleryRecognizer(gallery) if gallery is not None else None
+        stage = build_vehicle_stage(camera, plates, gallery=gallery, face_engine=faces, recognizer=driver_recognizer,
+                                    snapshots=snapshots, threads=detector_threads)
     return CameraPipeline(settings, object_detector=object_detector, face_engine=faces, recognizer=recognizer,
-                          sink=sink, snapshots=snapshots, zones=zones)
+                          sink=sink, snapshots=snapshots, zones=zones, plates=stage)
 
 
 def pipeline_from_config(name: str, camera: CameraConfig, *, gallery: VideoGallery | None = None,
@@ -63,7 +75,8 @@ def pipeline_from_config(name: str, camera: CameraConfig, *, gallery: VideoGalle
     return build_pipeline(name, gallery=gallery, classes=camera.classes, min_score=camera.min_score,
                           motion=camera.to_motion_config(), face_recognition=camera.face_recognition.enabled,
                           identify_every_n_frames=camera.face_recognition.identify_every_n_frames,
-                          blur_unknown_faces=blur_unknown_faces, snapshot_dir=snapshot_dir, zones=zones, sink=sink)
+                          blur_unknown_faces=blur_unknown_faces, snapshot_dir=snapshot_dir, zones=zones, sink=sink,
+                          plates=camera.plates)
 
 
 def run(pipeline: CameraPipeline, frames: Iterable[Frame],
