@@ -2,11 +2,12 @@
 import { api, ApiError, clearToast, session, toast } from "./api.js";
 import { showSubjects } from "./subjects.js";
 import { showTry } from "./try.js";
+import { showVerify } from "./verify.js";
 import { showAudit } from "./audit.js";
 import { showEvents } from "./events.js";
 import { showCameras, stopLive } from "./cameras.js";
 
-const pages = { subjects: showSubjects, try: showTry, events: showEvents, cameras: showCameras, audit: showAudit };
+const pages = { subjects: showSubjects, try: showTry, verify: showVerify, events: showEvents, cameras: showCameras, audit: showAudit };
 
 function showOnly(id) {
   for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== `page-${id}`;
