@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sightline.errors import NoFaceError, NotFoundError, SightlineError
+from sightline.events.store import get_event
 from sightline.gallery.context import GalleryContext
 from sightline.gallery.records import negative_aad
 from sightline.gallery.search import SearchIndex
@@ -69,8 +70,6 @@ class CorrectionService:
 
         ``subject_id``, when given, must be the subject the event named.
         """
-        from sightline.events.store import get_event  # the event store is optional for the gallery
-
         with self.ctx.sessions() as session:
             if subject_id is not None:
                 self.ctx.require_subject(session, subject_id)
