@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sightline.cli.gallery import open_gallery
@@ -14,6 +15,7 @@ from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, emit_json_line, err_console, handle_errors
 from sightline.errors import ConfigError
 from sightline.events.models import Event, EventType, utcnow
+from sightline.plates.config import PlatesConfig
 from sightline.video.motion import MotionConfig
 from sightline.video.pipeline import CameraPipeline, FrameResult
 from sightline.video.ports import VideoGallery
@@ -30,15 +32,24 @@ FacesOption = typer.Option(True, "--faces/--no-faces", help="Recognise enrolled 
 MotionOption = typer.Option(True, "--motion/--no-motion", help="Skip detection on still frames.")
 CameraOption = typer.Option(None, "--camera", help="Camera name used in events (default: the file name).")
 SnapshotsOption = typer.Option(None, "--snapshots", help="Folder for track snapshots (unknown faces blurred).")
+PlatesOption = typer.Option(False, "--plates", help="Read licence plates: one vehicle_passage event per vehicle "
+                            "(plate voted over frames, list hits, enrolled driver).")
+PlateRegionOption = typer.Option("eu", "--plate-region", help="Plate formats: eu or us.")
+DriverSideOption = typer.Option("any", "--driver-side", help="Where the driver sits in the vehicle box: "
+                                "left, right or any.")
 
 _COLOURS = {EventType.PERSON_SEEN: "bold green", EventType.UNKNOWN_PERSON: "yellow",
-            EventType.TRACK_START: "cyan", EventType.TRACK_END: "dim"}
+            EventType.TRACK_START: "cyan", EventType.TRACK_END: "dim", EventType.VEHICLE_PASSAGE: "bold blue"}
 
 
 def _describe(event: Event) -> str:
     who = f" [bold]{event.subject_name}[/] ({event.score:.3f})" if event.subject_name else ""
     track = f" #{event.track_id}" if event.track_id is not None else ""
     zone = f" zone={event.zone}" if event.zone else ""
+    if event.type is EventType.VEHICLE_PASSAGE:
+        hit = event.data.get("list_hit") or {}
+        plate = event.data.get("plate") or ("unlisted" if event.data.get("plate_hash") else "no plate")
+        zone += f" plate={plate} list={hit.get('match')}" + (f"/{hit['list']}" if hit.get("list") else "")
     style = _COLOURS.get(event.type, "white")
     return f"[{style}]{event.type.value:<15}[/] {event.camera} {event.label}{track}{zone}{who}"
 
@@ -49,6 +60,7 @@ def process(
     out: Path | None = typer.Option(None, "--out", help="Write an annotated video here (unknown faces blurred)."),
     fps: float = FpsOption, classes: str = ClassesOption, faces: bool = FacesOption, motion: bool = MotionOption,
     camera: str | None = CameraOption, snapshots: Path | None = SnapshotsOption,
+    plates: bool = PlatesOption, plate_region: str = PlateRegionOption, driver_side: str = DriverSideOption,
     home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -57,11 +69,13 @@ def process(
         if is_live(video_arg):
             raise ConfigError(f"{video_arg} is a live source: use `sightline watch`")
         video = Path(video_arg)
+        plate_settings = _plate_settings(plates, plate_region, driver_side)
         source = FrameSource(video, fps=fps).open()  # a bad file fails here, before anything is created
         gallery = open_gallery(home, db_url, actor or "video-process", create_key=True)
         with gallery:
             video_start = utcnow()  # event times: this instant + the position in the video, not the wall clock
-            pipeline = _pipeline(camera or video.stem, gallery, classes, motion, faces, snapshots, video_start)
+            pipeline = _pipeline(camera or video.stem, gallery, classes, motion, faces, snapshots, video_start,
+                                 plate_settings)
             info = source.info
             total = int(info.duration_s * info.fps) if info and info.duration_s and info.fps else None
             writer = VideoWriter(out, fps) if out else None
@@ -137,12 +151,25 @@ def watch(
         console.print(f"stopped: {pipeline.stats()['frames']} frames analysed")
 
 
+def _plate_settings(enabled: bool, region: str, driver_side: str) -> PlatesConfig | None:
+    """The ``--plates`` options validated like the camera YAML's ``plates:`` (a clear error, never a trace)."""
+    if not enabled:
+        return None
+    try:
+        return PlatesConfig(enabled=True, region=region, driver_side=driver_side)
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"--plates: {reasons}") from None
+
+
 def _pipeline(camera: str, gallery: VideoGallery, classes: str, motion: bool, faces: bool,
-              snapshots: Path | None, video_start: datetime | None = None) -> CameraPipeline:
+              snapshots: Path | None, video_start: datetime | None = None,
+              plates: PlatesConfig | None = None) -> CameraPipeline:
     """The pipeline both commands run, from their shared flags; events go to the gallery's database.
 
     ``video_start`` (files): event times are that instant plus the frame's position in the video.
     """
     return build_pipeline(camera, gallery=gallery, classes=[c.strip() for c in classes.split(",") if c.strip()],
                           motion=MotionConfig() if motion else None, face_recognition=faces,
-                          snapshot_dir=snapshots or gallery.home / "snapshots", video_start=video_start)
+                          snapshot_dir=snapshots or gallery.home / "snapshots", video_start=video_start,
+                          plates=plates)
