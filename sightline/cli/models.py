@@ -59,16 +59,21 @@ def quantize(
     as_json: bool = JsonOption,
 ) -> None:
     """Write an int8 copy of an object detector (onnxruntime static quantisation) to measure with bench/coco.py."""
-    from sightline.models.quantize import quantize_model
+    from sightline.models.quantize import quantize_model, registered_int8
     from sightline.models.store import sha256_file
 
     with handle_errors(as_json):
         path = quantize_model(name, calibration, out, ModelStore(models))
+        registered = registered_int8(name, path)
     if as_json:
-        emit_json({"model": name, "int8": str(path), "sha256": sha256_file(path)})
+        emit_json({"model": name, "int8": str(path), "sha256": sha256_file(path), "registered_as": registered})
+    elif registered:
+        console.print(f"int8 copy of {name}: {path} = registered model {registered} "
+                      "(use it with SIGHTLINE_MODEL_VARIANT=int8)", highlight=False)
     else:
-        console.print(f"int8 copy of {name}: {path} (not registered; measure it: "
-                      f"python bench/coco.py --onnx int8=<backend>:{path})", highlight=False)
+        console.print(f"int8 copy of {name}: {path} (not the registered file: other calibration images or "
+                      f"library versions; measure it: python bench/coco.py --onnx int8=<backend>:{path})",
+                      highlight=False)
 
 
 @app.command()

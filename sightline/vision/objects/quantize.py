@@ -2,13 +2,13 @@
 
 Calibration runs the detector's own preprocessing (``detector.input_tensor``) on a few photos and
 records activation ranges (99.999th percentile); weights are quantised per output channel to int8,
-activations to uint8 (QOperator format; the model is first converted to opset 13). The last
-convolutions of YOLOX's head (box regression, objectness, class scores) stay float: their outputs
-are decoded with ``exp``, so a quantisation step there would shift every box.
+activations to uint8 (QOperator format; the model is first converted to opset 13). YOLOX's stem and
+first stage stay float (they see raw 0-255 pixels: quantised, they cost about 11 points of mAP on
+coco-dev), and so does its head (the outputs are decoded with ``exp``).
 
-Measured on coco-dev (bench/coco.py --onnx), this best of the recipes tried still loses about 12
-points of YOLOX-Nano's mAP (NanoDet's converted graph loses nearly all of it), so no int8 variant is
-registered: the command writes a candidate file to measure, never a default.
+Measured on coco-dev (bench/coco.py --onnx): YOLOX-Nano int8 0.310 / 0.499 mAP@[.5:.95] / mAP@.5
+against 0.307 / 0.507 float, about 10 % faster on one thread; NanoDet's converted graph loses
+nearly all its accuracy, so only YOLOX has a registered int8 variant.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import numpy as np
 from sightline.errors import ConfigError, ModelError
 from sightline.vision.image_io import load_image
 
-# Nodes left in float per model, by name (the output layers whose values are decoded, not just ranked).
+# Nodes left in float per model, by name prefix. YOLOX: the stem and first stage (they see raw 0-255
+# pixels; quantised they cost 12 points of mAP) and the head (its outputs are decoded with exp).
 KEEP_FLOAT: dict[str, tuple[str, ...]] = {
-    "yolox-nano": tuple(f"/head/{kind}_preds.{level}/Conv" for kind in ("reg", "obj", "cls") for level in range(3)),
+    "yolox-nano": ("/backbone/backbone/stem/", "/backbone/backbone/dark2/", "/head/"),
     "nanodet": (),
 }
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -68,14 +69,22 @@ def quantize_detector(detector, model: str, source: Path, target: Path, images: 
     with tempfile.TemporaryDirectory() as work:
         try:
             float_model = _at_least_opset(source, Path(work) / "float.onnx")
+            keep = _nodes_named(float_model, KEEP_FLOAT[model])
             with contextlib.redirect_stdout(io.StringIO()):  # the calibrator prints its progress
                 quantize_static(str(float_model), str(target), _Calibration(input_name, tensors),
                                 quant_format=QuantFormat.QOperator, per_channel=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=list(KEEP_FLOAT[model]))
+                                calibrate_method=CalibrationMethod.Percentile, nodes_to_exclude=keep)
         except Exception as exc:  # onnxruntime/onnx raise their own types
             raise ModelError(f"quantising {source} failed: {exc}", code="quantize_failed") from None
     return target
+
+
+def _nodes_named(path: Path, prefixes: tuple[str, ...]) -> list[str]:
+    """Names of the nodes of ONNX file ``path`` that start with one of ``prefixes``."""
+    import onnx
+
+    return [node.name for node in onnx.load(str(path)).graph.node if prefixes and node.name.startswith(prefixes)]
 
 
 def _at_least_opset(source: Path, scratch: Path, opset: int = 13) -> Path:
