@@ -141,3 +141,65 @@ def machine_summary() -> str:
     load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return (f"{cpu}, {os.cpu_count()} cores{load}; Python {platform.python_version()}, dlib {dlib.__version__}, "
             f"OpenCV {cv2.__version__}, onnxruntime {onnxruntime.__version__}")
+
+
+def bench_engine(spec: str, *, threads: int | None = 1):
+    """A loaded FaceEngine for ``backend[:option=value,...]``, the name benchmark caches are keyed by.
+
+    Options change one setting of the shipped backend, so a study measures exactly that change:
+    ``flip=0|1`` (flip test-time augmentation of an ONNX embedder; ``both``: cache the plain and the
+    mirrored crop's embeddings side by side, see :class:`BothViews`), ``dlibbox=det|fit`` (dlib's
+    shape predictor on the detector's box, or on the fitted template box of
+    :data:`sightline.vision.faces.fusion.DLIB_BOX_FIT`), ``yunet=MODEL`` (another
+    registered YuNet file, e.g. ``yunet-2023mar``). Unknown options are an error.
+    """
+    from sightline import FaceEngine
+    from sightline.vision.faces.detectors import YuNetDetector
+    from sightline.vision.faces.fusion import DLIB_BOX_FIT
+
+    backend, _, raw = spec.partition(":")
+    engine = FaceEngine(backend)
+    engine.runtime = type(engine.runtime)(engine.store, providers=engine.runtime.providers, threads=threads)
+    engine.load()
+    for item in filter(None, raw.split(",")):
+        key, _, value = item.partition("=")
+        if key == "flip" and value == "both":
+            engine._parts["embedder"] = BothViews(engine.embedder)
+        elif key == "flip":
+            engine.embedder.flip = value == "1"  # type: ignore[attr-defined]
+        elif key == "dlibbox":
+            engine.embedder.box_from_landmarks = DLIB_BOX_FIT if value == "fit" else None  # type: ignore
+        elif key == "yunet":
+            engine._parts["detector"] = YuNetDetector(engine.runtime.path(value))
+        else:
+            raise ConfigError(f"unknown bench engine option {key!r} in {spec!r}")
+    return engine
+
+
+class BothViews:
+    """Wraps an ONNX embedder to return ``[plain | mirrored]`` unit embeddings side by side (2 x dim).
+
+    One cached pass then gives both the plain embedding and the flip-TTA one, ``l2(plain + mirrored)``,
+    which is what the embedder computes with ``flip=True`` (see :func:`split_views`).
+    """
+
+    def __init__(self, embedder) -> None:
+        self.inner = embedder
+        self.name = embedder.name
+        self.dim = 2 * embedder.dim
+
+    def embed(self, image: np.ndarray, faces: list) -> np.ndarray:
+        if not faces:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = self.inner.crops(image, faces)
+        plain = self.inner._run(batch)
+        mirrored = self.inner._run(np.ascontiguousarray(batch[:, :, :, ::-1]))
+        unit = [v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12) for v in (plain, mirrored)]
+        return np.concatenate(unit, axis=1).astype(np.float32)
+
+
+def split_views(vectors: np.ndarray, view: str) -> np.ndarray:
+    """From :class:`BothViews` rows: ``plain`` unit embeddings or ``tta`` (flip test-time augmentation)."""
+    half = vectors.shape[1] // 2
+    chosen = vectors[:, :half] if view == "plain" else vectors[:, :half] + vectors[:, half:]
+    return (chosen / np.maximum(np.linalg.norm(chosen, axis=1, keepdims=True), 1e-12)).astype(np.float32)

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sightline.vision.faces.align import align_face
+from sightline.vision.faces.align import ARCFACE_TEMPLATE_112, align_face, similarity_transform
 from sightline.vision.faces.types import Face
 
 
@@ -33,19 +33,34 @@ class DlibResnetEmbedder:
     """dlib's 128-D ResNet (LFW 99.38 % as published) on dlib's own 150x150 face chips.
 
     The chip is dlib's similarity-transform alignment driven by its 5-point
-    shape predictor, run on the detector's box, which is how the network was
-    trained.
+    shape predictor, which was trained on dlib HOG boxes. With
+    ``box_from_landmarks`` (a box in ArcFace-template coordinates) the shape
+    predictor runs on that box placed by the face's five landmarks, i.e. a
+    HOG-like box whatever the detector, instead of on the detector's own box.
     """
 
     name = "dlib-resnet"
     dim = 128
 
-    def __init__(self, resnet_path: str, shape_predictor_path: str) -> None:
+    def __init__(self, resnet_path: str, shape_predictor_path: str, *,
+                 box_from_landmarks: tuple[float, float, float, float] | None = None) -> None:
         import dlib
 
         self._net = dlib.face_recognition_model_v1(str(resnet_path))
         self._shape_predictor = dlib.shape_predictor(str(shape_predictor_path))
+        self.box_from_landmarks = box_from_landmarks
         self._lock = threading.Lock()
+
+    def predictor_box(self, face: Face) -> tuple[float, float, float, float]:
+        """The box the shape predictor runs on: the detector's, or the template box placed by the landmarks."""
+        if self.box_from_landmarks is None or face.landmarks is None:
+            return face.box
+        matrix = similarity_transform(ARCFACE_TEMPLATE_112, face.landmarks)
+        x1, y1, x2, y2 = self.box_from_landmarks
+        centre = matrix[:, :2] @ np.array([(x1 + x2) / 2.0, (y1 + y2) / 2.0]) + matrix[:, 2]
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        half_w, half_h = scale * (x2 - x1) / 2.0, scale * (y2 - y1) / 2.0
+        return (centre[0] - half_w, centre[1] - half_h, centre[0] + half_w, centre[1] + half_h)
 
     def chips(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray]:
         """dlib-aligned 150x150 RGB chips for ``faces``."""
@@ -54,7 +69,7 @@ class DlibResnetEmbedder:
         rgb = np.ascontiguousarray(image[:, :, ::-1])
         shapes = dlib.full_object_detections()
         for face in faces:
-            x1, y1, x2, y2 = face.box
+            x1, y1, x2, y2 = self.predictor_box(face)
             rect = dlib.rectangle(int(round(x1)), int(round(y1)), int(round(x2)), int(round(y2)))
             shapes.append(self._shape_predictor(rgb, rect))
         return list(dlib.get_face_chips(rgb, shapes, size=150, padding=0.25))
