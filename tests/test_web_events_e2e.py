@@ -124,3 +124,72 @@ def test_cameras_and_events_pages(server, page):
     events.get_by_role("button", name="Filter").click()
     expect(page.locator("#events-table tbody")).to_contain_text("No events match.")
     expect(page.locator("#events-count")).to_have_text("0 events")
+
+
+REVIEW_SHOT = Path(__file__).resolve().parents[1] / "docs" / "review.png"
+
+
+def test_review_items_after_the_camera_run(server, page):
+    """Events of the clip grouped per track: fewer items than events, the recognition's snapshot, the mark
+    kept on the server, filters by person and date, and "Not this person" on a named item."""
+    from playwright.sync_api import expect
+
+    base, token = server
+    auth = {"Authorization": f"Bearer {token}"}
+    events_total = httpx.get(f"{base}/api/v1/events", headers=auth, params={"limit": 1}).json()["total"]
+    page.goto(base + "/#/review")
+    if page.get_by_label("API key").is_visible():
+        page.get_by_label("API key").fill(token)
+        page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Review", exact=True)).to_be_visible()
+    items = page.locator("#review-items article.review-item")
+    expect(items.first).to_be_visible()
+    total = int(re.search(r"of (\d+)$", page.locator("#review-count").inner_text()).group(1))
+    assert 1 <= total < events_total, (total, events_total)  # grouped, not one row per event
+
+    lin = items.filter(has=page.locator("h2", has_text=LIN)).first
+    expect(lin).to_contain_text("stage · person · track #")
+    expect(lin).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d–\d\d:\d\d:\d\d UTC"))
+    shot = lin.locator("img.review-snap")
+    expect(shot).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function("img => img.complete && img.naturalWidth === 640", arg=shot.element_handle())
+    lin.scroll_into_view_if_needed()
+    save_screenshot(page.screenshot(full_page=False), REVIEW_SHOT)
+    assert REVIEW_SHOT.stat().st_size < 200_000
+
+    # mark reviewed: it leaves the "Not reviewed" list, is kept on the server, and shows under "Reviewed"
+    item_id = lin.get_attribute("data-item")
+    lin.get_by_role("button", name=re.compile("^Mark reviewed")).click()
+    expect(page.locator(f'#review-items article[data-item="{item_id}"]')).to_have_count(0)
+    stored = httpx.get(f"{base}/api/v1/review", headers=auth, params={"reviewed": "true"}).json()
+    assert [i["id"] for i in stored["items"]] == [item_id]
+    review = page.locator("#page-review")
+    page.reload()
+    review.get_by_label("Show").select_option(label="Reviewed")
+    review.get_by_role("button", name="Filter").click()
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-reviewed", "true")
+
+    # filters: by person (every item names him), then a date range with nothing in it
+    review.get_by_label("Show").select_option(label="All")
+    review.get_by_label("Person", exact=True).select_option(label=LIN)
+    review.get_by_role("button", name="Filter").click()
+    expect(items.first).to_be_visible()
+    for index in range(items.count()):
+        expect(items.nth(index).locator("h2")).to_contain_text(LIN)
+    review.get_by_label("From", exact=True).fill("2001-01-01")
+    review.get_by_label("To", exact=True).fill("2001-01-02")
+    review.get_by_role("button", name="Filter").click()
+    expect(page.locator("#review-items")).to_contain_text("Nothing to review here.")
+    expect(page.locator("#review-count")).to_have_text("0 items")
+
+    # "Not this person" on the named item records a negative from its recognition's snapshot
+    review.get_by_label("From", exact=True).fill("")
+    review.get_by_label("To", exact=True).fill("")
+    review.get_by_role("button", name="Filter").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    named = items.filter(has=page.locator("h2", has_text=LIN)).first
+    named.get_by_role("button", name=f"The person in this item is not {LIN}").click()
+    expect(named).to_contain_text(f"recorded: not {LIN}")
+    subject = next(s for s in httpx.get(f"{base}/api/v1/subjects", headers=auth).json()["items"] if s["name"] == LIN)
+    assert httpx.get(f"{base}/api/v1/subjects/{subject['id']}", headers=auth).json()["negatives"] == 1

@@ -5,10 +5,11 @@ import { showTry } from "./try.js";
 import { showVerify } from "./verify.js";
 import { showAudit } from "./audit.js";
 import { showEvents } from "./events.js";
+import { showReview } from "./review.js";
 import { showVehicles } from "./vehicles.js";
 import { showCameras, stopLive } from "./cameras.js";
 
-const pages = { subjects: showSubjects, try: showTry, verify: showVerify, events: showEvents, vehicles: showVehicles, cameras: showCameras, audit: showAudit };
+const pages = { subjects: showSubjects, try: showTry, verify: showVerify, review: showReview, events: showEvents, vehicles: showVehicles, cameras: showCameras, audit: showAudit };
 
 function showOnly(id) {
   for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== `page-${id}`;
