@@ -169,8 +169,8 @@ def fill(backend: str, condition: str, limit: int | None, subset: str = "all", r
     starts = range(0, len(rels), CHUNK)
     for start in starts[::-1] if reverse else starts:  # a second worker can fill from the end
         target = out / f"{prefix}_{start // CHUNK:05d}.npz"
-        if target.exists():
-            continue
+        if target.exists() and len(np.load(target)["paths"]) == len(rels[start:start + CHUNK]):
+            continue  # (a chunk cut short by an earlier --limit is redone)
         began = time.perf_counter()
         batch = rels[start:start + CHUNK]
         vectors = np.zeros((len(batch), engine.embedding_dim), np.float32)
