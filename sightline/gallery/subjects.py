@@ -8,25 +8,14 @@ the evidence of it (art. 7(1): the controller must be able to show it).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sightline.errors import LegalBasisError
 from sightline.gallery.names import bad_character, check_name
+from sightline.privacy.legal_basis import MAX_RETENTION_DAYS, LegalBasis
 
-MAX_RETENTION_DAYS = 3650
-
-
-class LegalBasis(StrEnum):
-    """The six lawful bases of GDPR article 6(1)."""
-
-    CONSENT = "consent"
-    CONTRACT = "contract"
-    LEGAL_OBLIGATION = "legal_obligation"
-    VITAL_INTEREST = "vital_interest"
-    PUBLIC_TASK = "public_task"
-    LEGITIMATE_INTEREST = "legitimate_interest"
+__all__ = ["MAX_RETENTION_DAYS", "LegalBasis", "SubjectCreate", "make_subject"]
 
 
 class SubjectCreate(BaseModel):

