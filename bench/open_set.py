@@ -55,7 +55,7 @@ def fit_policy(v1: View1, embedder: str, target: float) -> tuple[OpenSetPolicy, 
     curves, notes = {}, {}
     t_people = np.array(v1.template_people)
     t_rels = np.array(v1.template_rels)
-    for name, parts in pooled.items():
+    for name, parts in sorted(pooled.items()):
         vectors = np.vstack([p[0] for p in parts])
         people = np.array([x for p in parts for x in p[1]])
         rels = np.array([x for p in parts for x in p[2]])
