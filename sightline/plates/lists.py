@@ -198,7 +198,7 @@ class PlateLists:
         with self.sessions.begin() as session:
             row = self._row(session, entry_id)
             sightings = repo.delete_sightings(session, [row.plate_hash])
-            passages = 0
+            passages = erase_passages(session, entry_id=entry_id, plate_hash=row.plate_hash)
             repo.delete_entry(session, entry_id)
             counts = {"entries": 1, "sightings": sightings, "passages": passages}
             self.audit.append(session, actor=actor, action="plate_list_erase", subject_id=entry_id,
