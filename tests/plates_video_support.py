@@ -40,3 +40,16 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 5.0) -> Path:
         for frame in frames:
             writer.write(frame)
     return path
+
+
+def paste_driver(car: np.ndarray, face_photo: np.ndarray, engine, *, x: int = 300, height: int = 70) -> np.ndarray:
+    """A copy of ``car`` with the first face of ``face_photo`` (a real photo) pasted at the top, ``x`` px in:
+    in plates-dev eu/test_002 that is the windscreen's right half (the driver of a left-hand-drive car)."""
+    face = engine.detect_array(face_photo, embed=False)[0]
+    x1, y1, x2, y2 = (int(v) for v in face.box)
+    w, h = x2 - x1, y2 - y1
+    head = face_photo[max(0, y1 - int(0.3 * h)):y2 + int(0.15 * h), max(0, x1 - int(0.25 * w)):x2 + int(0.25 * w)]
+    head = cv2.resize(head, (int(head.shape[1] * height / head.shape[0]), height), interpolation=cv2.INTER_AREA)
+    out = car.copy()
+    out[0:height, x:x + head.shape[1]] = head
+    return out

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from plates_support import truth
-from plates_video_support import pan_zoom, smudge, write_video
+from plates_video_support import pan_zoom, paste_driver, smudge, write_video
 from test_events_mqtt import Broker, Subscriber
 
 from sightline.events.mqtt import MqttPublisher
@@ -34,17 +34,9 @@ SMUDGED = {2: 1, 5: 6, 8: 3}  # frame -> plate character covered with dirt (that
 def driver_photo(faces_dir: Path, engine) -> tuple[np.ndarray, str]:
     """plates-dev eu/test_002 (a real car, plate RK755AJ) with a real face of Obama in the windscreen,
     on the image's right half (a left-hand-drive car seen from the front)."""
-    path, box, plate = truth("eu", "test_002")
-    car = cv2.imread(str(path))
-    source = cv2.imread(str(faces_dir / "examples" / "obama.jpg"))
-    face = engine.detect_array(source, embed=False)[0]
-    x1, y1, x2, y2 = (int(v) for v in face.box)
-    w, h = x2 - x1, y2 - y1
-    head = source[max(0, y1 - int(0.3 * h)):y2 + int(0.15 * h), max(0, x1 - int(0.25 * w)):x2 + int(0.25 * w)]
-    height = 70
-    head = cv2.resize(head, (int(head.shape[1] * height / head.shape[0]), height), interpolation=cv2.INTER_AREA)
-    car[0:height, 300:300 + head.shape[1]] = head
-    return car, plate
+    path, _, plate = truth("eu", "test_002")
+    face = cv2.imread(str(faces_dir / "examples" / "obama.jpg"))
+    return paste_driver(cv2.imread(str(path)), face, engine), plate
 
 
 @pytest.fixture(scope="module")
