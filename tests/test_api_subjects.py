@@ -157,3 +157,28 @@ def test_audit_attributes_every_action_and_chain_verifies(client, tokens, obama)
     assert client.get("/api/v1/audit", params={"since": "yesterday"}, headers=viewer).status_code == 422
     chain = client.get("/api/v1/audit/verify", headers=viewer).json()
     assert chain["ok"] is True and chain["rows"] >= rows["total"]
+
+
+def test_removing_a_face_leaves_no_ciphertext_in_the_database_files(api, client, tokens):
+    """Template removal goes through the gallery like an erasure: deleted, out of the index, WAL folded back."""
+    from pathlib import Path
+
+    from sightline.store.tables import Template
+
+    operator = auth(tokens["operator"])
+    created = client.post("/api/v1/subjects", headers=operator,
+                          json={**CONSENT, "name": "Removal Test", "image": [b64(image_bytes("obama.jpg"))]}).json()
+    added = client.post(f"/api/v1/subjects/{created['id']}/faces", headers=operator,
+                        files={"image": ("o2.jpg", image_bytes("obama2.jpg"))}).json()
+    template_id = added["results"][0]["template_id"]
+    gallery = api.state.sightline.gallery
+    with gallery.sessions() as session:
+        secret = session.get(Template, template_id).ciphertext
+    assert template_id in gallery.index
+    removed = client.delete(f"/api/v1/subjects/{created['id']}/faces/{template_id}", headers=operator)
+    assert removed.status_code == 200 and removed.json()["index_entries"] == 1
+    assert template_id not in gallery.index
+    database = Path(gallery.db.url.database)
+    raw = b"".join(p.read_bytes() for p in (database, Path(f"{database}-wal")) if p.exists())
+    assert secret[:32] not in raw and secret[-32:] not in raw
+    client.delete(f"/api/v1/subjects/{created['id']}", headers=auth(tokens["admin"]))
