@@ -156,3 +156,44 @@ def test_no_sideways_scroll_at_phone_width(server, page):
     finally:
         page.set_viewport_size({"width": 1100, "height": 760})
     assert PHONE_SHOT.stat().st_size < 150_000
+
+
+ROUTINE = ("subjects.list", "events.list", "review.list", "audit.list", "audit.verify", "keys.list", "models.list")
+
+
+def test_audit_page_logs_failed_logins_and_hides_routine_views(server, page):
+    from playwright.sync_api import expect
+
+    base, token = server
+    page.goto(base + "/")
+    page.evaluate("() => sessionStorage.clear()")
+    page.reload()
+    bad = "sl_00000000abcd_" + "x" * 43
+    page.get_by_label("API key").fill(bad)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#login-error")).to_contain_text("not accepted")
+    for _ in range(3):  # a burst from the same client folds into that one row (no flooding the chain)
+        assert httpx.get(f"{base}/api/v1/keys/me", headers={"Authorization": f"Bearer {bad}"}).status_code == 401
+    _log_in(page, base, token)
+    page.get_by_role("link", name="Subjects").click()
+    page.get_by_role("link", name="Audit").click()
+
+    rows = page.locator("#audit-table tbody tr")
+    failed = page.locator('#audit-table tbody tr[data-action="auth.failed"]')
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("unauthenticated")
+    expect(failed).to_contain_text("denied")
+    assert bad not in page.content()  # the key itself is never shown (nor logged)
+    count = page.locator("#audit-count")
+    expect(count).to_have_text(re.compile(r"^1–(\d+) of \1 \(\d+ routine page views? hidden\)$"))
+    shown = int(re.match(r"1–(\d+)", count.inner_text()).group(1))
+    assert rows.count() == shown  # the count is the table's
+    for action in ROUTINE:
+        expect(page.locator(f'#audit-table tbody tr[data-action="{action}"]')).to_have_count(0)
+
+    page.get_by_label("Show routine page views").check()
+    expect(page.locator('#audit-table tbody tr[data-action="subjects.list"]').first).to_be_visible()
+    expect(count).to_have_text(re.compile(r"^1–(\d+) of \1$"))
+    assert rows.count() > shown
+    page.get_by_label("Show routine page views").uncheck()
+    expect(page.locator('#audit-table tbody tr[data-action="subjects.list"]')).to_have_count(0)

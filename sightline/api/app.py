@@ -21,7 +21,19 @@ from sightline.api.errors import install_error_handlers
 from sightline.api.log_redaction import install_log_redaction
 from sightline.api.metrics import API_PREFIX, MetricsMiddleware, metrics_endpoint
 from sightline.api.request_policy import RequestPolicyMiddleware
-from sightline.api.routes import audit, calibration, cameras, events, faces, keys, plates, review, subjects, system
+from sightline.api.routes import (
+    audit,
+    audit_page,
+    calibration,
+    cameras,
+    events,
+    faces,
+    keys,
+    plates,
+    review,
+    subjects,
+    system,
+)
 from sightline.api.settings import ApiSettings
 from sightline.api.uploads import BodyLimitMiddleware
 from sightline.jobs.hooks import install_hooks
@@ -92,7 +104,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_log_redaction()  # no searched names in the access log
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (faces, subjects, audit, events, review, cameras, plates, calibration, keys, system):
+    for module in (faces, subjects, audit_page, audit, events, review, cameras, plates, calibration, keys, system):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.probes)

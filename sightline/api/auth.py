@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from sightline.api.errors import ApiError
+from sightline.api.failed_logins import failed_logins
 from sightline.api.keys_store import ApiKey, Role
 from sightline.api.metrics import route_template
 
@@ -33,6 +34,8 @@ def require(role: Role) -> Callable[..., ApiKey]:
         state = request.app.state.sightline
         key = state.keys.authenticate(token)
         if key is None:
+            failed_logins(request.app.state).record(state.audit, route=_route_of(request), token=token,
+                                                    client=request.client.host if request.client else "unknown")
             raise ApiError(401, "unauthorized", "unknown or revoked API key")
         request.state.key = key
         if not Role(key.role).allows(role):

@@ -29,9 +29,10 @@ async function load() {
     actor: document.getElementById("audit-actor").value.trim(),
     since: document.getElementById("audit-since").value,
     until: document.getElementById("audit-until").value,
+    routine: document.getElementById("audit-routine").checked ? "true" : "",
     limit: PAGE, offset: state.offset,
   };
-  const data = await api("/audit", { params });
+  const data = await api("/audit/page", { params });
   const select = document.getElementById("audit-action");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "" }, "All actions"),
@@ -46,13 +47,19 @@ async function load() {
     el("td", {}, entry.outcome))));
   if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "No entries match.")));
   const last = Math.min(state.offset + data.items.length, data.total);
-  document.getElementById("audit-count").textContent = data.total ? `${state.offset + 1}–${last} of ${data.total}` : "0 entries";
+  const hidden = data.hidden ? ` (${data.hidden} routine page view${data.hidden === 1 ? "" : "s"} hidden)` : "";
+  document.getElementById("audit-count").textContent =
+    (data.total ? `${state.offset + 1}–${last} of ${data.total}` : "0 entries") + hidden;
   document.getElementById("audit-prev").disabled = state.offset === 0;
   document.getElementById("audit-next").disabled = last >= data.total;
 }
 
 function bind() {
   state.bound = true;
+  document.getElementById("audit-routine").addEventListener("change", () => {
+    state.offset = 0;
+    load().catch((error) => toast(error.message));
+  });
   document.getElementById("audit-filter").addEventListener("submit", (event) => {
     event.preventDefault();
     state.offset = 0;
