@@ -182,3 +182,33 @@ def test_key_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGHTLINE_KEY", base64.b64encode(b"short").decode())
     with pytest.raises(KeyMaterialError, match="32 bytes"):
         KeyRing.load(tmp_path)
+
+
+def test_concurrent_writers_key_a_legacy_chain_exactly_once(store_url, tmp_path):
+    engine = open_engine(store_url)
+    legacy = AuditLog(session_factory(engine))
+    for number in range(3):
+        legacy.record(actor="old", action="identify", details={"n": number})
+    home = tmp_path / "home"
+    AuditLog(session_factory(engine), home, start_keyed=False).key(create=True)
+    errors: list[BaseException] = []
+
+    def worker(number: int) -> None:
+        log = AuditLog(session_factory(engine), home, start_keyed=False)  # each like a separate process
+        try:
+            for i in range(10):
+                log.record(actor=f"worker-{number}", action="verify", details={"i": i})
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = AuditLog(session_factory(engine), home).verify()
+    with engine.connect() as connection:
+        markers = connection.execute(text("SELECT seq FROM audit_log WHERE action = 'audit.keyed'")).scalars().all()
+    engine.dispose()
+    assert not errors
+    assert markers == [4] and report.ok and report.keyed_from == 4 and report.rows == 44
