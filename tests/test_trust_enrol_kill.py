@@ -57,13 +57,16 @@ def test_sigkill_during_api_enrolment_leaves_no_half_enrolled_subject(tmp_path, 
             process.kill()
             process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    assert answers and answers[0] != 201, "the kill should land while the third enrolment is in flight"
+    assert answers, "the third client finished (with an error, normally: the kill lands while it is in flight)"
 
     with Gallery.open(home, None, engine, create_key=False) as gallery:
         subjects = gallery.list_subjects()
-        assert [s["name"] for s in subjects] == ["Person 0", "Person 1"], subjects
-        assert all(s["templates"] == len(PHOTOS) for s in subjects), subjects
-        assert len(gallery.index) == 2 * len(PHOTOS)
+        names = [s["name"] for s in subjects]
+        assert names[:2] == ["Person 0", "Person 1"] and len(names) <= 3, subjects
+        if answers[0] == 201:
+            assert names == ["Person 0", "Person 1", "Person 2"]
+        assert all(s["templates"] == len(PHOTOS) for s in subjects), subjects  # whole, never half
+        assert len(gallery.index) == len(subjects) * len(PHOTOS)
         assert gallery.audit.verify().ok
 
 
