@@ -57,6 +57,9 @@ def test_bad_plate_options_are_clear_errors(tmp_path) -> None:
     error = json.loads(result.stdout)["error"]
     assert "--plates" in error["message"] and "left" in error["message"], error
     assert "Traceback" not in result.stderr
+    live = sightline("watch", "rtsp://127.0.0.1:9/none", "--plates", "--plate-region", "mars", "--json",
+                     home=tmp_path / "home")
+    assert live.returncode != 0 and "mars" in json.loads(live.stdout)["error"]["message"], live.stdout
 
 
 def test_camera_yaml_plates_options() -> None:

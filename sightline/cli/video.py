@@ -114,6 +114,7 @@ def watch(
     source: str = typer.Argument(..., help="rtsp://, http(s):// URL, webcam index or /dev/videoN."),
     fps: float = FpsOption, classes: str = ClassesOption, faces: bool = FacesOption, motion: bool = MotionOption,
     camera: str | None = CameraOption, snapshots: Path | None = SnapshotsOption,
+    plates: bool = PlatesOption, plate_region: str = PlateRegionOption, driver_side: str = DriverSideOption,
     home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -122,10 +123,11 @@ def watch(
     With --json every event and status change is one JSON document per line (JSON Lines).
     """
     with handle_errors(as_json):
+        plate_settings = _plate_settings(plates, plate_region, driver_side)
         gallery = open_gallery(home, db_url, actor or "watch", create_key=True)
         with gallery:
             name = camera or "camera"
-            pipeline = _pipeline(name, gallery, classes, motion, faces, snapshots)
+            pipeline = _pipeline(name, gallery, classes, motion, faces, snapshots, plates=plate_settings)
 
             def status(change: StatusEvent) -> None:
                 if as_json:

@@ -32,6 +32,7 @@ Box = tuple[float, float, float, float]
 MARGIN = 0.05  # the vehicle crop is grown by this fraction so a plate at the box's edge is not cut
 MIN_DRIVER_QUALITY = 0.05
 DUPLICATE_IOU = 0.6
+SETTLED = 0.9  # reads at least this sure, best_n of them agreeing: the plate is settled, stop reading it
 
 
 @dataclass
@@ -135,7 +136,7 @@ class VehicleStage:
     def _look(self, state: _Vehicle, image: np.ndarray, vehicle: Box, now: datetime) -> None:
         left, top, right, bottom = _grow(vehicle, MARGIN, image.shape[1], image.shape[0])
         crop = image[top:bottom, left:right]
-        reads = [r for r in self.reader.read(crop) if r.text is not None]
+        reads = [] if _settled(state.voter) else [r for r in self.reader.read(crop) if r.text is not None]
         everyone, faces = self._faces(image, crop, vehicle, (left, top))
         view: _View | None = None
         area = (vehicle[2] - vehicle[0]) * (vehicle[3] - vehicle[1])
@@ -206,6 +207,13 @@ class VehicleStage:
             return DriverResult(seen=True)
         return DriverResult(seen=True, subject_id=match.subject_id, name=match.name, score=match.score,
                             box=face.box, frame_index=index)
+
+
+def _settled(voter: PlateVoter) -> bool:
+    """True once the ``best_n`` kept reads all agree with confidence: reading more frames cannot change the vote."""
+    reads = voter.reads
+    return (len(reads) >= voter.best_n and len({r.text for r in reads}) == 1
+            and min(r.confidence for r in reads) >= SETTLED)
 
 
 def _snapshot_parts(view: _View, driver: DriverResult) -> dict[str, Any]:
