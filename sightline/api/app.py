@@ -31,6 +31,7 @@ from sightline.api.routes import (
     keys,
     plates,
     review,
+    subject_photos,
     subjects,
     system,
 )
@@ -104,7 +105,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_log_redaction()  # no searched names in the access log
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (faces, subjects, audit_page, audit, events, review, cameras, plates, calibration, keys, system):
+    for module in (faces, subject_photos, subjects, audit_page, audit, events, review, cameras, plates, calibration,
+                   keys, system):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.probes)

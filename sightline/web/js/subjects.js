@@ -1,8 +1,9 @@
 // Subjects page: list/search/page, enrol with consent fields (drag-and-drop or camera), erase, export.
 import { api, el, roleAtLeast, toast } from "./api.js";
+import { checkPhoto, reasonText, templatesRow } from "./subjectphotos.js";
 
 const PAGE = 20;
-const state = { offset: 0, q: "", photos: [], stream: null, bound: false };
+const state = { offset: 0, q: "", photos: [], checks: new WeakMap(), stream: null, bound: false };
 
 export async function showSubjects() {
   if (!state.bound) bind();
@@ -27,6 +28,9 @@ async function load() {
 function row(subject) {
   const actions = el("td", { class: "actions" });
   if (roleAtLeast("operator")) {
+    actions.append(el("button", { type: "button", class: "secondary", "aria-label": `Photos of ${subject.name}`,
+                                  "aria-expanded": "false", onclick: (event) => togglePhotos(subject, event.target) },
+                      "Photos"), " ");
     actions.append(el("button", { type: "button", class: "secondary", "aria-label": `Export ${subject.name}`,
                                   onclick: () => exportSubject(subject) }, "Export"), " ");
   }
@@ -41,6 +45,28 @@ function row(subject) {
     el("td", {}, subject.retain_until.slice(0, 10)),
     el("td", {}, String(subject.templates)),
     actions);
+}
+
+async function togglePhotos(subject, button) {
+  const open = document.querySelector(`tr[data-templates-of="${subject.id}"]`);
+  if (open) {
+    open.remove();
+    button.setAttribute("aria-expanded", "false");
+    return;
+  }
+  button.setAttribute("aria-expanded", "true");
+  const refresh = async () => {
+    await load();
+    const again = document.querySelector(`#subjects-table tr[data-subject-id="${subject.id}"] button[aria-expanded]`);
+    if (again) await togglePhotos(subject, again);
+  };
+  try {
+    const row = await templatesRow(subject, 6, refresh);
+    button.closest("tr").after(row);
+  } catch (error) {
+    button.setAttribute("aria-expanded", "false");
+    toast(error.message);
+  }
 }
 
 async function exportSubject(subject) {
@@ -78,18 +104,30 @@ function erase(subject) {
 
 function addPhotos(files) {
   for (const file of files) {
-    if (file.type.startsWith("image/")) state.photos.push(file);
+    if (!file.type.startsWith("image/")) continue;
+    state.photos.push(file);
+    if (roleAtLeast("operator")) {
+      checkPhoto(file).then((result) => { state.checks.set(file, result); renderPhotos(); });
+    }
   }
   renderPhotos();
+}
+
+function checkLabel(file) {
+  const result = state.checks.get(file);
+  if (!result) return el("span", { class: "check", "data-check": "pending" }, "checking…");
+  return el("span", { class: `check ${result.ok ? "ok" : "bad"}`, "data-check": result.ok ? "ok" : "bad" },
+            result.ok ? `✔ ${result.text}` : `✖ ${result.text}`);
 }
 
 function renderPhotos() {
   const list = document.getElementById("enrol-photos");
   for (const img of list.querySelectorAll("img")) URL.revokeObjectURL(img.src);
-  list.replaceChildren(...state.photos.map((file, index) => el("li", {},
+  list.replaceChildren(...state.photos.map((file, index) => el("li", { "data-name": file.name },
     el("img", { src: URL.createObjectURL(file), alt: file.name || `photo ${index + 1}` }),
     el("button", { type: "button", class: "danger", "aria-label": `Remove ${file.name || "photo"}`,
-                   onclick: () => { state.photos.splice(index, 1); renderPhotos(); } }, "×"))));
+                   onclick: () => { state.photos.splice(index, 1); renderPhotos(); } }, "×"),
+    checkLabel(file))));
 }
 
 async function startCamera() {
@@ -132,17 +170,44 @@ async function enrol(event) {
     status.className = "status error";
     return;
   }
-  const form = new FormData(formEl);
-  for (const file of state.photos) form.append("image", file, file.name);
+  // photos that passed the check go first: the subject is created with the first one, the rest follow one by one
+  const ordered = [...state.photos].sort((a, b) => Number(!state.checks.get(a)?.ok) - Number(!state.checks.get(b)?.ok));
+  const progress = document.getElementById("enrol-progress");
   const button = document.getElementById("enrol-submit");
+  const store = document.getElementById("enrol-store").checked;
   button.disabled = true;
   status.className = "status";
-  status.textContent = "Enrolling…";
+  progress.max = ordered.length;
+  progress.value = 0;
+  progress.hidden = false;
+  const rejected = [];
   try {
+    const form = new FormData(formEl);
+    form.delete("store_images");
+    if (store) form.append("store_images", "true");
+    form.append("image", ordered[0], ordered[0].name);
+    status.textContent = `Enrolling photo 1 of ${ordered.length}…`;
     const subject = await api("/subjects", { method: "POST", form });
-    const rejected = (subject.enrolment || []).filter((r) => !r.accepted);
-    status.textContent = `${subject.name} enrolled with ${subject.templates} template(s)` +
-      (rejected.length ? `; ${rejected.length} photo(s) rejected (${rejected.map((r) => r.reason).join(", ")}).` : ".");
+    rejected.push(...(subject.enrolment || []).filter((r) => !r.accepted));
+    let templates = subject.templates;
+    progress.value = 1;
+    for (const [index, file] of ordered.slice(1).entries()) {
+      status.textContent = `Enrolling photo ${index + 2} of ${ordered.length}…`;
+      const more = new FormData();
+      more.append("image", file, file.name);
+      if (store) more.append("store_images", "true");
+      try {
+        const added = await api(`/subjects/${subject.id}/faces`, { method: "POST", form: more });
+        templates += added.accepted;
+        rejected.push(...added.results.filter((r) => !r.accepted));
+      } catch (error) {
+        rejected.push({ source: file.name, reason: error.code, message: error.message });
+      }
+      progress.value = index + 2;
+    }
+    status.textContent = `${subject.name} enrolled with ${templates} template(s)` + (rejected.length
+      ? `; ${rejected.length} photo(s) rejected (${rejected.map((r) => `${r.source}: ${reasonText(r.reason, r.message)}`)
+        .join("; ")}).` : ".");
     formEl.reset();
     state.photos = [];
     renderPhotos();
@@ -154,6 +219,7 @@ async function enrol(event) {
     status.className = "status error";
   } finally {
     button.disabled = false;
+    progress.hidden = true;
   }
 }
 
