@@ -13,7 +13,7 @@ import math
 
 from sightline.errors import SightlineError
 
-MAX_LOWERING = 0.05  # the floor: no request goes below calibrated - 0.05 (yunet-dlib: 0.865)
+MAX_LOWERING = 0.05  # the floor: no request goes below calibrated - 0.05
 
 
 class ThresholdError(SightlineError):
