@@ -143,4 +143,7 @@ def test_api_calibrates_a_camera_for_admins_only(cohort_home, footage, tmp_path,
         status = client.get("/api/v1/calibration", headers=operator).json()
         assert status["cohort"]["faces"] >= 50 and [c["camera"] for c in status["cameras"]] == ["gate"]
         assert status["cameras"][0]["target"] == "1 in 100 strangers"
+        assert client.delete("/api/v1/cameras/gate/calibration", headers=operator).status_code == 403
+        assert client.delete("/api/v1/cameras/gate/calibration", headers=admin).json()["removed"] == 1
+        assert client.get("/api/v1/calibration", headers=operator).json()["cameras"] == []
     assert files_containing(home, needles) == []
