@@ -81,7 +81,7 @@ def test_decide_names_only_above_threshold_and_margin_and_refuses_poor_faces() -
     assert decide([("a", 0.85), ("b", 0.80)], point).outcome == UNKNOWN
     ambiguous = decide([("a", 0.95), ("b", 0.94)], point)
     assert ambiguous.outcome == UNDECIDED and ambiguous.subject_id is None
-    poor = classify(False, 6.0, 0.9, 1.0)
+    poor = classify(False, 6.0, 500, 1.0)
     refused = decide([("a", 0.99)], point, condition=poor)
     assert refused.outcome == UNDECIDED and refused.subject_id is None and "too poor" in refused.reason
     assert decide([], point).outcome == UNKNOWN
@@ -102,11 +102,12 @@ def test_grey_faces_are_detected_from_their_pixels() -> None:
     grey = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     box = (70.0, 70.0, 180.0, 180.0)
     assert channel_difference(grey, box) < 2.0 <= channel_difference(colour, box)
-    assert classify(True, 40, 1.0, 1.0).name == "grey"
-    assert classify(False, 40, 0.2, 1.0).name == "lowres"
-    assert classify(False, 15, 1.0, 1.0).name == "lowres"
-    assert classify(True, 15, 1.0, 1.0).name == "grey-lowres"
-    assert classify(False, 40, 1.0, 1.0).name == "colour" and not classify(False, 40, 1.0, 1.0).poor
+    assert classify(True, 40, 500, 1.0).name == "grey"
+    assert classify(False, 40, 60, 1.0).name == "lowres"
+    assert classify(False, 15, 500, 1.0).name == "lowres"
+    assert classify(True, 15, 500, 1.0).name == "grey-lowres"
+    assert classify(False, 40, 500, 1.0).name == "colour" and not classify(False, 40, 500, 1.0).poor
+    assert classify(False, 40, 5, 1.0).poor and classify(False, 40, 500, 0.1).poor
 
 
 def test_cohort_file_is_checked_against_its_recorded_sha256(tmp_path) -> None:
