@@ -141,7 +141,8 @@ def test_no_sideways_scroll_at_phone_width(server, page):
     page.set_viewport_size({"width": 390, "height": 844})
     try:
         for name, heading in (("subjects", "Subjects"), ("try", "Try it"), ("verify", "Verify: same person?"),
-                              ("events", "Events"), ("cameras", "Cameras"), ("audit", "Audit log")):
+                              ("review", "Review"), ("events", "Events"), ("cameras", "Cameras"),
+                              ("audit", "Audit log")):
             page.goto(f"{base}/#/{name}")
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             if name == "subjects":

@@ -29,7 +29,7 @@ function time(iso) {
 
 function span(item) {
   const day = item.start.slice(0, 10);
-  const length = item.duration_s >= 1 ? ` (${Math.round(item.duration_s)} s)` : "";
+  const length = item.duration_s >= 1 ? ` (${Math.round(item.duration_s)}\u00a0s)` : "";
   return `${day} ${time(item.start)}–${time(item.end)} UTC${length}`;
 }
 
