@@ -18,8 +18,7 @@ from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
 from sightline.api.uploads import image_body_schema, read_upload
 from sightline.errors import QualityError
-from sightline.store import templates_repo
-from sightline.store.tables import EnrolmentImage
+from sightline.store.photos_repo import template_photo
 
 router = APIRouter(tags=["subjects"])
 THUMB_PX = 192
@@ -52,15 +51,14 @@ async def check_photo(request: Request, key: ApiKey = Operator, state: AppState 
 @router.get("/subjects/{subject_id}/faces/{template_id}/photo", response_class=Response,
             summary="A small JPEG of the stored enrolment photo behind one template (operator; audited)",
             responses={200: {"content": {"image/jpeg": {}}}})
-async def template_photo(subject_id: str = PathParam(..., min_length=1, max_length=64),
+async def template_photo_jpeg(subject_id: str = PathParam(..., min_length=1, max_length=64),
                          template_id: int = PathParam(..., ge=1, le=2**62), key: ApiKey = Operator,
                          state: AppState = Depends(get_state)) -> Response:
     def read() -> bytes:
         with state.sessions() as session:
-            template = templates_repo.get_template(session, template_id)
-            if template is None or template.subject_id != subject_id:
+            found, image = template_photo(session, subject_id, template_id)
+            if not found:
                 raise ApiError(404, "not_found", f"subject {subject_id!r} has no template {template_id}")
-            image = session.get(EnrolmentImage, template.image_id) if template.image_id else None
             if image is None:
                 raise ApiError(404, "no_photo", "no photo was stored with this template")
             data = state.gallery.ctx.decrypt_image(image)
