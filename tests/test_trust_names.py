@@ -58,3 +58,14 @@ def test_python_and_cli_refuse_bad_names(tmp_path, engine):
                                           "--json"], env={"SIGHTLINE_HOME": str(tmp_path / "home")})
     assert result.exit_code != 0
     assert json.loads(result.stdout)["error"]["code"] == "invalid_name"
+
+
+def test_cli_refuses_bad_key_names(tmp_path):
+    """``sightline keys create`` goes through the same check as the API (the key store refuses the name)."""
+    env = {"SIGHTLINE_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(cli_app, ["keys", "create", "--role", "viewer", "--name", BAD_NAMES["newline"],
+                                          "--json"], env=env)
+    assert result.exit_code != 0
+    assert json.loads(result.stdout)["error"]["code"] == "invalid_name"
+    listed = CliRunner().invoke(cli_app, ["keys", "list", "--json"], env=env)
+    assert BAD_NAMES["newline"] not in listed.stdout

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sightline.errors import NotFoundError, SightlineError
+from sightline.gallery.names import check_name
 from sightline.store import keys_repo
 from sightline.store.keys_repo import ApiKey
 
@@ -79,6 +80,7 @@ class KeyStore:
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise SightlineError("a key name must be 1 to 100 characters", code="bad_key_name")
+        check_name(name, "a key name")
         role = parse_role(role) if isinstance(role, str) else role
         key_id = secrets.token_hex(6)
         token = f"sl_{key_id}_{secrets.token_urlsafe(32)}"
