@@ -27,6 +27,10 @@ from sightline.plates.vote import VotedPlate
 from sightline.privacy.redact import blur_regions
 from sightline.store import plates_repo as repo
 
+# The snapshot is the vehicle box grown by this fraction: exactly the region faces were searched in (so every
+# face in the stored crop was seen, and blurred unless it is the enrolled driver).
+CROP_MARGIN = 0.05
+
 
 @dataclass(frozen=True)
 class DriverResult:
@@ -93,7 +97,7 @@ class PassageRecorder:
             image = blur_regions(image, [parts["plate"]], method="gaussian")
         path = self.snapshots.write(image, camera=camera, name=f"vehicle-{track_id}-{started:%H%M%S}",
                                     when=parts["when"], faces=parts["faces"], enrolled_boxes=parts["enrolled"],
-                                    crop=parts["vehicle"], crop_margin=0.1)
+                                    crop=parts["vehicle"], crop_margin=CROP_MARGIN)
         return str(path)
 
 

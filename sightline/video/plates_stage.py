@@ -20,7 +20,7 @@ from sightline.events.models import Event
 from sightline.events.snapshots import SnapshotWriter, box_iou
 from sightline.plates.config import PlatesConfig
 from sightline.plates.crossing import crossing
-from sightline.plates.passages import DriverResult, PassageRecorder
+from sightline.plates.passages import CROP_MARGIN, DriverResult, PassageRecorder
 from sightline.plates.vote import PlateVoter, TrackRead
 from sightline.video.recognition import Recognizer
 from sightline.video.tracker import Track
@@ -29,7 +29,7 @@ from sightline.vision.faces.types import Face
 from sightline.vision.plates.reader import VEHICLE_CLASSES, PlateReader
 
 Box = tuple[float, float, float, float]
-MARGIN = 0.05  # the vehicle crop is grown by this fraction so a plate at the box's edge is not cut
+MARGIN = CROP_MARGIN  # the vehicle crop is grown by this fraction so a plate at the box's edge is not cut
 MIN_DRIVER_QUALITY = 0.05
 DUPLICATE_IOU = 0.6
 SETTLED = 0.9  # reads at least this sure, best_n of them agreeing: the plate is settled, stop reading it
