@@ -70,6 +70,16 @@ def test_the_driver_is_looked_for_only_on_the_driver_side(gallery, faces_dir, en
     assert right[0].data["plate_hash"] == left[0].data["plate_hash"]
 
 
+def test_no_driver_is_identified_where_the_camera_does_not_recognise_faces(gallery, faces_dir, engine) -> None:
+    frames = car_with(faces_dir, engine, "obama.jpg")
+    pipeline = build_pipeline("gate", gallery=gallery, classes=["person"], motion=None, face_recognition=False,
+                              plates=PlatesConfig(enabled=True), snapshot_dir=gallery.home / "snapshots")
+    run(pipeline, [Frame(i, i / 5.0, time.time(), image) for i, image in enumerate(frames)])
+    found = [e for e in pipeline.events if e.type.value == "vehicle_passage"]
+    assert [(p.subject_id, p.data["driver_face"]) for p in found] == [(None, True)]
+    assert cv2.imread(found[0].snapshot) is not None
+
+
 def test_frames_without_a_vehicle_give_no_passage(gallery, faces_dir) -> None:
     photo = cv2.imread(str(faces_dir / "examples" / "two_people.jpg"))
     assert passages(gallery, [photo] * 4) == []

@@ -58,7 +58,8 @@ def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_eng
                                 video_start=video_start)
     stage = None
     if plates is not None and plates.enabled:
-        driver_recognizer = GalleryRecognizer(gallery) if gallery is not None else None
+        # drivers are identified only where the camera recognises faces at all (faces are still found, to blur)
+        driver_recognizer = GalleryRecognizer(gallery) if gallery is not None and face_recognition else None
         stage = build_vehicle_stage(camera, plates, gallery=gallery, face_engine=faces, recognizer=driver_recognizer,
                                     snapshots=snapshots, threads=detector_threads)
     return CameraPipeline(settings, object_detector=object_detector, face_engine=faces, recognizer=recognizer,
