@@ -11,6 +11,9 @@ cosine-similarity threshold that maximises accuracy on the other folds is
 applied to it; the table gives mean ± sample std over folds and the chosen
 thresholds. Options: ``--backends a,b``, ``--folds`` and ``--seed`` (faces-small
 only), ``--json``.
+
+For the full LFW view 2 of every backend use the resumable embedding cache instead (CPU-cheap
+to rerun, and choices made on view 1 only): ``bench/lfw_embeddings.py`` then ``bench/lfw_views.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from sightline.vision.faces.align import ARCFACE_TEMPLATE_112  # noqa: E402
 from sightline.vision.faces.types import Face  # noqa: E402
 from sightline.vision.image_io import load_image  # noqa: E402
 
-DEFAULT_BACKENDS = "yunet-dlib,dlib,yunet-faceres"
+DEFAULT_BACKENDS = "yunet-dlib,dlib,yunet-mobileface,yunet-fused"
 CENTRE_BOX_FRACTION = 0.45
 
 

@@ -1,6 +1,7 @@
 """Per-stage face pipeline latency for each Sightline backend, side by side with ``face_recognition``.
 
-    python bench/speed.py [--repeats 3] [--backends yunet-dlib,dlib,yunet-faceres] [--images DIR] [--no-peer] [--json]
+    python bench/speed.py [--repeats 3] [--backends yunet-dlib,yunet-mobileface,...] [--images DIR] [--limit N]
+                          [--threads 1] [--no-peer] [--json]
 
 Every still image under ``--images`` (default: the faces-small samples; videos
 are skipped) goes through decode -> detect -> (quality) -> align -> embed, each
@@ -10,7 +11,9 @@ the machine hits all engines alike. The peer is the ``face_recognition``
 package (1.3.0) through its documented API: ``load_image_file``,
 ``face_locations`` (HOG, its default), ``face_landmarks(model="small")`` and
 ``face_encodings``. Install it with ``pip install --no-deps face_recognition==1.3.0``
-(see bench/README.md); without it, only Sightline's rows are printed.
+(see bench/README.md); without it, only Sightline's rows are printed. ``--limit N`` takes N images spread
+evenly over the sorted list (e.g. ``--images $SIGHTLINE_DATA/lfw/images --limit 60`` for LFW's 250-px
+photos); ``--threads`` sets onnxruntime's threads per session (1: one core, like dlib).
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from common import faces_small_dir, list_images, machine_summary, markdown_table
 
 from sightline import FaceEngine  # noqa: E402
 from sightline.errors import ConfigError, SightlineError  # noqa: E402
+from sightline.models.zoo import Runtime  # noqa: E402
 from sightline.vision.faces.align import align_face  # noqa: E402
 from sightline.vision.faces.quality import assess_quality  # noqa: E402
 from sightline.vision.image_io import load_image  # noqa: E402
 
-DEFAULT_BACKENDS = "yunet-dlib,dlib,yunet-faceres"
+DEFAULT_BACKENDS = "yunet-dlib,dlib,yunet-mobileface,yunet-frfeature,yunet-insightface,yunet-fused"
 PEER = "face_recognition"
 STAGES = ("decode", "detect", "quality", "align", "embed")
 # "align" is timed on its own for the breakdown but both engines' embed calls
@@ -57,14 +61,12 @@ class Measurement:
 class SightlineRunner:
     """One Sightline backend, stage by stage, through the engine's detector and embedder."""
 
-    def __init__(self, backend: str) -> None:
-        self.engine = FaceEngine(backend).load()
+    def __init__(self, backend: str, threads: int | None = None) -> None:
+        self.engine = FaceEngine(backend)
+        self.engine.runtime = Runtime(self.engine.store, threads=threads)
+        self.engine.load()
         self.name = self.engine.backend
-        embedder = self.engine.embedder
-        self._align: Callable[[np.ndarray, list], object] = (
-            embedder.chips if hasattr(embedder, "chips")
-            else lambda pixels, faces: [align_face(pixels, f.landmarks, FACERES_INPUT) for f in faces]
-        )
+        self._align = _aligner(self.engine.embedder)
 
     def run(self, path: Path) -> Measurement:
         engine = self.engine
@@ -75,6 +77,18 @@ class SightlineRunner:
         _, embed = timed(lambda: engine.embedder.embed(pixels, faces))
         return Measurement({"decode": decode, "detect": detect, "quality": quality, "align": align,
                             "embed": embed}, len(faces))
+
+
+def _aligner(embedder) -> Callable[[np.ndarray, list], object]:
+    """The embedder's own crop step: dlib chips, ArcFace 112 crops, each part's for a fused embedder."""
+    if hasattr(embedder, "chips"):
+        return embedder.chips
+    if hasattr(embedder, "crops"):
+        return lambda pixels, faces: embedder.crops(pixels, faces) if faces else []
+    if hasattr(embedder, "parts"):
+        steps = [_aligner(part) for part, _ in embedder.parts]
+        return lambda pixels, faces: [step(pixels, faces) for step in steps]
+    return lambda pixels, faces: [align_face(pixels, f.landmarks, FACERES_INPUT) for f in faces]
 
 
 class PeerRunner:
@@ -191,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over all images (default 3)")
     parser.add_argument("--backends", default=DEFAULT_BACKENDS, help=f"comma-separated (default {DEFAULT_BACKENDS})")
     parser.add_argument("--images", type=Path, default=None, help="image folder (default: faces-small)")
+    parser.add_argument("--limit", type=int, default=None, help="N images spread over the folder's sorted list")
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads per session (default: auto)")
     parser.add_argument("--no-peer", action="store_true", help="skip face_recognition")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args(argv)
@@ -199,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--repeats must be at least 1")
         root = args.images or faces_small_dir()
         images = list_images(root)
+        if args.limit and len(images) > args.limit:
+            images = images[:: len(images) // args.limit][: args.limit]
         if not images:
             raise ConfigError(f"{root}: no images found", code="not_found")
-        runners: list = [SightlineRunner(b.strip()) for b in args.backends.split(",") if b.strip()]
+        runners: list = [SightlineRunner(b.strip(), args.threads) for b in args.backends.split(",") if b.strip()]
         peer, peer_error = (None, "skipped (--no-peer)") if args.no_peer else load_peer()
         if peer is not None:
             runners.append(peer)
@@ -220,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(speed_table(stats))
     print("\n`align` is timed alone for the breakdown and is not added to the total: both engines' embed call "
-          "aligns again (dlib 5-point landmarks + 150x150 chip; FaceRes: 224x224 ArcFace warp). `quality` is "
-          "Sightline's face-quality scoring, part of `FaceEngine.detect`; the peer has none. face_recognition "
+          "aligns again (dlib 5-point landmarks + 150x150 chip; ONNX embedders: ArcFace 112x112 or 224x224 warp). "
+          "`quality` is Sightline's face-quality scoring, part of `FaceEngine.detect`; the peer has none. "
+          "face_recognition "
           "runs HOG on the full image upsampled once; Sightline's `dlib` backend caps the long side at 1280 px "
           "and upsamples only below 800 px. faces/s = faces found / sum of per-image median totals.\n")
     print(faces_table(stats, images, root))

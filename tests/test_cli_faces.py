@@ -93,7 +93,7 @@ def test_models_list_shows_task_licence_provenance_and_commercial_flag(models_di
     by_name = {m["name"]: m for m in listed}
     assert by_name["yunet-2023mar"]["provenance"] == "official" and by_name["yunet"]["task"] == "face_detector"
     assert by_name["insightface-mobilefacenet"]["commercial_use"] is False
-    assert by_name["dlib-resnet-v1"]["used_by"] == ["yunet-dlib", "dlib"]
+    assert by_name["dlib-resnet-v1"]["used_by"] == ["yunet-dlib", "dlib", "yunet-fused", "yunet-fused-insightface"]
     text = run("models", "list", env={"COLUMNS": "300"}).stdout
     assert "provenance" in text and "opt-in" in text
 

@@ -146,7 +146,7 @@ def test_non_commercial_weights_are_flagged_and_never_a_default() -> None:
 def test_backends_are_compositions_of_registered_models() -> None:
     from sightline.models.zoo import COMPONENTS, FACE_BACKENDS, OBJECT_DETECTORS
 
-    assert FACE_BACKENDS["yunet-dlib"].models == ("yunet", "dlib-shape5", "dlib-resnet-v1")
+    assert FACE_BACKENDS["yunet-dlib"].models == ("yunet-2023mar", "dlib-shape5", "dlib-resnet-v1")
     assert FACE_BACKENDS["dlib"].models == ("dlib-shape5", "dlib-resnet-v1")
     assert list(OBJECT_DETECTORS.preference) == ["yolox", "nanodet", "centernet"]
     for component in COMPONENTS.values():
@@ -158,7 +158,7 @@ def test_unknown_names_list_the_choices() -> None:
     from sightline.errors import ConfigError
     from sightline.models.zoo import FACE_BACKENDS, OBJECT_DETECTORS
 
-    with pytest.raises(ConfigError, match="choose one of: auto, yunet-dlib, dlib, yunet-faceres"):
+    with pytest.raises(ConfigError, match="choose one of: auto, yunet-dlib, dlib, yunet-faceres, yunet-mobileface"):
         FACE_BACKENDS.lookup("arcface")
     with pytest.raises(ConfigError) as info:
         OBJECT_DETECTORS.lookup("yolo")

@@ -21,6 +21,8 @@ from sightline.models.spec import Task
 from sightline.models.store import ModelStore
 from sightline.vision.faces.detectors import HogDetector, YuNetDetector
 from sightline.vision.faces.embedders import DlibResnetEmbedder, FaceResEmbedder
+from sightline.vision.faces.fusion import DLIB_BOX_FROM_LANDMARKS, FLIP, FUSIONS
+from sightline.vision.faces.onnx_embedders import ArcFaceInput, ArcFaceOnnxEmbedder, FusedEmbedder
 from sightline.vision.objects.base import OnnxObjectDetector
 from sightline.vision.objects.centernet import CenterNetDetector
 from sightline.vision.objects.config import DetectorConfig
@@ -85,6 +87,25 @@ class FaceBackend:
         return tuple(dict.fromkeys(names))
 
 
+def _arcface(model: str, name: str, spec: ArcFaceInput = ArcFaceInput()) -> Callable[..., ArcFaceOnnxEmbedder]:
+    def build(runtime: Runtime) -> ArcFaceOnnxEmbedder:
+        return ArcFaceOnnxEmbedder(runtime.session(model, spin=False), name, spec=spec, flip=FLIP.get(name, False))
+
+    return build
+
+
+def _dlib(runtime: Runtime) -> DlibResnetEmbedder:
+    return DlibResnetEmbedder(runtime.path("dlib-resnet-v1"), runtime.path("dlib-shape5"),
+                              box_from_landmarks=DLIB_BOX_FROM_LANDMARKS)
+
+
+def _fused(name: str) -> Callable[..., FusedEmbedder]:
+    def build(runtime: Runtime) -> FusedEmbedder:
+        return FusedEmbedder([(runtime.build(COMPONENTS[part]), params) for part, params in FUSIONS[name]], name)
+
+    return build
+
+
 def _objects(cls: type[OnnxObjectDetector], model: str) -> Callable[..., OnnxObjectDetector]:
     def build(runtime: Runtime, config: DetectorConfig | None = None) -> OnnxObjectDetector:
         return cls(runtime.session(model), config)
@@ -93,13 +114,28 @@ def _objects(cls: type[OnnxObjectDetector], model: str) -> Callable[..., OnnxObj
 
 
 COMPONENTS: Registry[Component] = Registry("component", (
-    Component("yunet", Task.FACE_DETECTOR, ("yunet",), lambda rt: YuNetDetector(rt.path("yunet")),
-              "YuNet through cv2.FaceDetectorYN, 5 landmarks"),
+    # The official OpenCV Zoo file; the older 2026may copy ("yunet") gives identical detections
+    # (same boxes, landmarks and scores on all 5,840 LFW images compared, bench/lfw_views.py --choose).
+    Component("yunet", Task.FACE_DETECTOR, ("yunet-2023mar",), lambda rt: YuNetDetector(rt.path("yunet-2023mar")),
+              "YuNet (OpenCV Zoo 2023mar release) through cv2.FaceDetectorYN, 5 landmarks"),
     Component("hog", Task.FACE_DETECTOR, ("dlib-shape5",), lambda rt: HogDetector(rt.path("dlib-shape5")),
               "dlib HOG + linear SVM, dlib 5-point shape predictor"),
-    Component("dlib-resnet", Task.FACE_EMBEDDER, ("dlib-shape5", "dlib-resnet-v1"),
-              lambda rt: DlibResnetEmbedder(rt.path("dlib-resnet-v1"), rt.path("dlib-shape5")),
+    Component("dlib-resnet", Task.FACE_EMBEDDER, ("dlib-shape5", "dlib-resnet-v1"), _dlib,
               "dlib ResNet 128-D on dlib's 150x150 chip"),
+    Component("mobileface-v2", Task.FACE_EMBEDDER, ("mobileface-v2",), _arcface("mobileface-v2", "mobileface-v2"),
+              "MobileFace V2 256-D on the ArcFace 112x112 crop (MIT): fast"),
+    Component("frfeature", Task.FACE_EMBEDDER, ("faceplugin-feature",),
+              _arcface("faceplugin-feature", "frfeature", ArcFaceInput(mean=127.0, std=128.0)),
+              "FacePlugin fr_feature 512-D on the ArcFace 112x112 crop (weights' provenance unverified)"),
+    Component("insightface-mobilefacenet", Task.FACE_EMBEDDER, ("insightface-mobilefacenet",),
+              _arcface("insightface-mobilefacenet", "insightface-mobilefacenet"),
+              "InsightFace MobileFaceNet 128-D on the ArcFace 112x112 crop (NON-COMMERCIAL weights)"),
+    Component("fused-dlib-mobileface", Task.FACE_EMBEDDER, ("dlib-shape5", "dlib-resnet-v1", "mobileface-v2"),
+              _fused("fused-dlib-mobileface"),
+              "dlib ResNet + MobileFace V2, z-normalised weighted score fusion (one concatenated template)"),
+    Component("fused-dlib-insightface", Task.FACE_EMBEDDER,
+              ("dlib-shape5", "dlib-resnet-v1", "insightface-mobilefacenet"), _fused("fused-dlib-insightface"),
+              "dlib ResNet + InsightFace MobileFaceNet, z-normalised weighted score fusion (NON-COMMERCIAL)"),
     Component("faceres", Task.FACE_EMBEDDER, ("faceres",),
               lambda rt: FaceResEmbedder(rt.session("faceres", spin=False)),
               "Human FaceRes 1024-D on an ArcFace-aligned 224x224 crop"),
@@ -120,6 +156,16 @@ FACE_BACKENDS: BackendRegistry[FaceBackend] = BackendRegistry(
                     "dlib HOG detector + ResNet embedder: zero-download (pip packages only)"),
         FaceBackend("yunet-faceres", "yunet", "faceres",
                     "YuNet + Human FaceRes 1024-D: experimental, weaker separation (see README)"),
+        FaceBackend("yunet-mobileface", "yunet", "mobileface-v2",
+                    "YuNet + MobileFace V2 (MIT): the fast permissive backend"),
+        FaceBackend("yunet-frfeature", "yunet", "frfeature",
+                    "YuNet + FacePlugin fr_feature: MIT label, weights' origin and training data not stated"),
+        FaceBackend("yunet-insightface", "yunet", "insightface-mobilefacenet",
+                    "YuNet + InsightFace MobileFaceNet: opt-in only, weights licensed for NON-COMMERCIAL use"),
+        FaceBackend("yunet-fused", "yunet", "fused-dlib-mobileface",
+                    "YuNet + dlib ResNet fused with MobileFace V2 (permissive; weights chosen on LFW view 1)"),
+        FaceBackend("yunet-fused-insightface", "yunet", "fused-dlib-insightface",
+                    "YuNet + dlib ResNet fused with InsightFace MobileFaceNet: opt-in, NON-COMMERCIAL weights"),
     ),
     preference=("yunet-dlib", "dlib"),  # the order measured in bench/
     none_found="no face backend has its model files",

@@ -35,6 +35,14 @@ THRESHOLDS: dict[str, Threshold] = {
     "yunet-dlib": Threshold(0.909, 1100, 1100, 0.0100, 0.0191),
     "dlib": Threshold(0.911, 25, 95, 0.0, 0.0),
     "yunet-faceres": Threshold(0.565, 25, 95, 0.042, 0.040),
+    # Calibrated on LFW view 1 (pairsDevTrain: 1,100 genuine + 1,100 impostor pairs; the threshold that
+    # maximises accuracy there; dev FAR/FRR are view-1 rates) by ``bench/lfw_views.py --choose``.
+    "yunet-mobileface": Threshold(0.2391, 1100, 1100, 0.0091, 0.0200),
+    "yunet-frfeature": Threshold(0.3060, 1100, 1100, 0.0009, 0.0136),
+    "yunet-insightface": Threshold(0.2537, 1100, 1100, 0.0055, 0.0073),
+    # fused backends: cosine of the fused templates (FusedEmbedder.fused_score maps it to the z-score sum)
+    "yunet-fused": Threshold(0.8176, 1100, 1100, 0.0045, 0.0100),
+    "yunet-fused-insightface": Threshold(0.8019, 1100, 1100, 0.0027, 0.0055),
 }
 
 
