@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sightline.errors import LegalBasisError
 from sightline.gallery.names import bad_character, check_name
-from sightline.privacy.legal_basis import MAX_RETENTION_DAYS, LegalBasis
+from sightline.privacy.legal_basis import MAX_RETENTION_DAYS, LegalBasis, check_consent_evidence, check_retention
 
 __all__ = ["MAX_RETENTION_DAYS", "LegalBasis", "SubjectCreate", "make_subject"]
 
@@ -49,18 +49,11 @@ class SubjectCreate(BaseModel):
     @field_validator("retain_until")
     @classmethod
     def _future(cls, value: datetime) -> datetime:
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        now = datetime.now(UTC)
-        if value <= now:
-            raise ValueError("the retention date must be in the future")
-        if value > now + timedelta(days=MAX_RETENTION_DAYS):
-            raise ValueError(f"the retention period may be at most {MAX_RETENTION_DAYS} days")
-        return value.astimezone(UTC)
+        return check_retention(value)
 
     @model_validator(mode="after")
     def _consent_needs_evidence(self) -> SubjectCreate:
-        if self.legal_basis is LegalBasis.CONSENT and not self.evidence:
-            raise ValueError("consent needs an evidence reference (e.g. the id of the signed consent form)")
+        check_consent_evidence(self.legal_basis, self.evidence)
         return self
 
 

@@ -22,7 +22,7 @@ from sightline.plates.fuzzy import Match, match
 from sightline.plates.hashing import PlateHasher
 from sightline.plates.passage_store import erase_passages, passages_of
 from sightline.privacy.audit import AuditLog, entry_to_dict
-from sightline.privacy.legal_basis import MAX_RETENTION_DAYS, LegalBasis
+from sightline.privacy.legal_basis import LegalBasis, check_consent_evidence, check_retention
 from sightline.store import plates_repo as repo
 from sightline.store.db import sqlite_checkpoint
 from sightline.vision.plates.formats import normalise
@@ -61,18 +61,11 @@ class EntryCreate(BaseModel):
     @field_validator("retain_until")
     @classmethod
     def _future(cls, value: datetime) -> datetime:
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        now = datetime.now(UTC)
-        if value <= now:
-            raise ValueError("the retention date must be in the future")
-        if value > now + timedelta(days=MAX_RETENTION_DAYS):
-            raise ValueError(f"the retention period may be at most {MAX_RETENTION_DAYS} days")
-        return value.astimezone(UTC)
+        return check_retention(value)
 
     @model_validator(mode="after")
     def _consent_needs_evidence(self) -> EntryCreate:
-        if self.legal_basis is LegalBasis.CONSENT and not self.evidence:
-            raise ValueError("consent needs an evidence reference (e.g. the id of the signed consent form)")
+        check_consent_evidence(self.legal_basis, self.evidence)
         return self
 
 
