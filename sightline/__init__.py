@@ -19,9 +19,13 @@ __all__ = ["FaceEngine", "Gallery", "ObjectDetector", "SightlineError", "VerifyR
 
 
 def __getattr__(name: str) -> Any:
-    """``Gallery`` (database, index, keys) is imported only when first used."""
+    """``Gallery`` (database, index, keys) is imported only when first used; the erasure and retention hooks
+    the server and CLI install are installed for library users too, so an erasure also clears the event
+    history and a retention sweep also covers the plate store."""
     if name == "Gallery":
         from sightline.gallery.gallery import Gallery
+        from sightline.jobs.hooks import install_hooks
 
+        install_hooks()
         return Gallery
     raise AttributeError(f"module 'sightline' has no attribute {name!r}")

@@ -93,3 +93,14 @@ def test_vision_does_no_model_lookup_or_network():
     for path in (PACKAGE / "vision").rglob("*.py"):
         for name in _imports(ast.parse(path.read_text())):
             assert not name.startswith(("sightline.models", "urllib", "httpx", "requests", "socket")), (path, name)
+
+
+def test_library_users_get_the_erasure_hooks():
+    """``from sightline import Gallery`` in a fresh interpreter (no server, no CLI) still erases the event history."""
+    import subprocess
+    import sys
+
+    code = ("from sightline.privacy.erasure import registered_erasure_hooks as r; before = r(); "
+            "from sightline import Gallery; print(before, r())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] ['events']", out
