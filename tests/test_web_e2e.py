@@ -93,6 +93,9 @@ def test_enrol_identify_erase_and_audit_in_the_browser(server, page):
 
     # 2. identify on the Try-it page: the name is listed and drawn
     page.get_by_role("link", name="Try it").click()
+    # the operating point is stated as a target stranger rate with the threshold it implies (issue 16)
+    expect(page.get_by_test_id("operating-point")).to_have_text(
+        re.compile(r"at most 1 in 100 strangers may be named by mistake — a match needs 0\.\d{3} with 1 enrolled"))
     page.get_by_label("Photo to analyse").set_input_files(str(EXAMPLES / "obama2.jpg"))
     expect(page.locator("#try-results li")).to_have_text(re.compile(r"Face 1: Barack Obama \(0\.\d{3} ≥ 0\.\d{3}\)"))
     expect(page.locator("#try-status")).to_contain_text("1 face(s) found, 1 recognised")

@@ -10,12 +10,29 @@ export async function showTry() {
   document.getElementById("try-mode").textContent = identify
     ? "Faces are matched against the enrolled gallery; anyone not enrolled stays unknown."
     : "Your viewer key can detect faces; identifying them needs an operator key.";
+  if (identify) showOperatingPoint();
   if (!bound) {
     bound = true;
     document.getElementById("try-file").addEventListener("change", (event) => {
       const file = event.target.files[0];
       if (file) run(file);
     });
+  }
+}
+
+// The open-set operating point in words: the target stranger rate and the threshold it implies today.
+async function showOperatingPoint() {
+  const line = document.getElementById("try-point");
+  line.textContent = "";
+  try {
+    const point = await api("/calibration");
+    const colour = (point.conditions || {}).colour || Object.values(point.conditions || {})[0];
+    line.textContent = point.open_set && colour
+      ? `Operating point: at most ${point.target} may be named by mistake — a match needs ${colour.threshold.toFixed(3)} `
+        + `with ${point.templates} enrolled templates (stricter for grey or low-resolution faces).`
+      : "Operating point: the calibrated 1:1 threshold (no open-set curve for this face backend).";
+  } catch (error) {
+    line.textContent = "";  // a viewer or an older server: the page works without the line
   }
 }
 
