@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import stat
 from pathlib import Path
 
 from sightline.errors import KeyMaterialError
-from sightline.privacy.crypto import decode_key, encode_key, generate_key
+from sightline.privacy.crypto import create_private_key, decode_key, read_private_key
 
 PLATE_KEY_ENV = "SIGHTLINE_PLATE_KEY"
 PLATE_KEY_FILE = "plates.hmac"
@@ -40,25 +39,7 @@ class PlateHasher:
             return cls(decode_key(env, origin=f"${PLATE_KEY_ENV}"))
         path = Path(home) / "keys" / PLATE_KEY_FILE
         if path.is_file():
-            mode = path.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise KeyMaterialError(f"plate key file {path} is readable by other users: run `chmod 600 {path}`")
-            return cls(decode_key(path.read_text(), origin=str(path)))
+            return cls(read_private_key(path, "plate key file"))
         if not create:
             raise KeyMaterialError(f"no plate hash key: set ${PLATE_KEY_ENV} or restore {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        key = generate_key()
-        tmp = path.with_name(f".{PLATE_KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(encode_key(key) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)  # never replaces a key another process made at the same moment
-        except FileExistsError:
-            key = decode_key(path.read_text(), origin=str(path))
-        finally:
-            tmp.unlink()
-        return cls(key)
+        return cls(create_private_key(path))

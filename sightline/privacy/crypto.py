@@ -183,11 +183,7 @@ def _read_key_files(key_dir: Path) -> dict[str, bytes]:
     if not key_dir.is_dir():
         return keys
     for path in sorted(key_dir.glob("*.key")):
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyMaterialError(f"key file {path} is readable by other users (mode {stat.filemode(mode)}): "
-                                   f"run `chmod 600 {path}`")
-        key = decode_key(path.read_text(), origin=str(path))
+        key = read_private_key(path, "key file")
         keys[key_id_of(key)] = key
     return keys
 
@@ -239,25 +235,35 @@ def load_audit_key(home: Path | None, *, create: bool = False, also: Sequence[Pa
     for folder in (home, *also):
         found = audit_key_path(folder)
         if found.is_file():
-            mode = found.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise KeyMaterialError(f"audit key file {found} is readable by other users "
-                                       f"(mode {stat.filemode(mode)}): run `chmod 600 {found}`")
-            return decode_key(found.read_text(), origin=str(found))
-    path = audit_key_path(home)
+            return read_private_key(found, "audit key file")
     if not create:
         return None
+    return create_private_key(audit_key_path(home))
+
+
+def read_private_key(path: Path, what: str) -> bytes:
+    """The key in a 0600 key file; :class:`KeyMaterialError` when others may read it or it is malformed."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyMaterialError(f"{what} {path} is readable by other users "
+                               f"(mode {stat.filemode(mode)}): run `chmod 600 {path}`")
+    return decode_key(path.read_text(), origin=str(path))
+
+
+def create_private_key(path: Path) -> bytes:
+    """A new random key written to ``path`` (0600, folder 0700). Atomic and never replacing: when another
+    process made the file at the same moment, its key wins and is returned."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     key = generate_key()
-    tmp = path.with_name(f".{AUDIT_KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(encode_key(key) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     try:
-        os.link(tmp, path)  # atomic and never replaces: a key made by another process at the same time wins
+        os.link(tmp, path)
     except FileExistsError:
         key = decode_key(path.read_text(), origin=str(path))
     finally:

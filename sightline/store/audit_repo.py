@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from sightline.store.tables import AuditEntry
@@ -110,9 +110,8 @@ class AuditQuery:
     until_inclusive: bool = True
 
 
-def search_entries(session: Session, query: AuditQuery, *, limit: int,
-                   offset: int) -> tuple[int, Sequence[AuditEntry]]:
-    """(total matching, one page newest first)."""
+def filtered_entries(query: AuditQuery) -> Select:
+    """``SELECT`` of the audit rows matching every given field of ``query`` (no order, no paging)."""
     statement = select(AuditEntry)
     if query.action:
         statement = statement.where(AuditEntry.action == query.action)
@@ -125,6 +124,13 @@ def search_entries(session: Session, query: AuditQuery, *, limit: int,
     if query.until:
         statement = statement.where(AuditEntry.ts <= query.until if query.until_inclusive
                                     else AuditEntry.ts < query.until)
+    return statement
+
+
+def search_entries(session: Session, query: AuditQuery, *, limit: int,
+                   offset: int) -> tuple[int, Sequence[AuditEntry]]:
+    """(total matching, one page newest first)."""
+    statement = filtered_entries(query)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.scalars(statement.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)).all()
     return int(total), rows

@@ -10,29 +10,13 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from sightline.store.audit_repo import AuditQuery
+from sightline.store.audit_repo import AuditQuery, filtered_entries
 from sightline.store.tables import AuditEntry
 
 # Listing a page (and checking the chain) only shows what the viewer may already see: routine. Anything that
 # shows a person (a subject's record, a snapshot, an export, a live view) or changes something is not.
 ROUTINE_ACTIONS = frozenset({"subjects.list", "events.list", "review.list", "audit.list", "audit.verify",
                              "keys.list", "models.list"})
-
-
-def _filtered(query: AuditQuery) -> Select:
-    statement = select(AuditEntry)
-    if query.action:
-        statement = statement.where(AuditEntry.action == query.action)
-    if query.actor_contains:
-        statement = statement.where(AuditEntry.actor.icontains(query.actor_contains, autoescape=True))
-    if query.subject_id:
-        statement = statement.where(AuditEntry.subject_id == query.subject_id)
-    if query.since:
-        statement = statement.where(AuditEntry.ts >= query.since)
-    if query.until:
-        statement = statement.where(AuditEntry.ts <= query.until if query.until_inclusive
-                                    else AuditEntry.ts < query.until)
-    return statement
 
 
 def _count(session: Session, statement: Select) -> int:
@@ -44,7 +28,7 @@ def search_visible(session: Session, query: AuditQuery, *, hide: Collection[str]
     """(rows shown in total, rows hidden as routine, one page newest first) of the rows matching ``query``.
 
     An explicit ``query.action`` is always shown, even when it is in ``hide``."""
-    statement = _filtered(query)
+    statement = filtered_entries(query)
     shown = statement if query.action or not hide else statement.where(AuditEntry.action.not_in(list(hide)))
     total = _count(session, shown)
     hidden = _count(session, statement) - total
