@@ -65,16 +65,9 @@ def get_event(session: Session, event_id: str) -> Event:
 
 
 @dataclass(frozen=True)
-class EventFilter:
-    """Which events to return; every given field must match. Times select on ``start_time`` in [since, until)."""
-
-    camera: str | None = None
-    label: str | None = None
-    subject_id: str | None = None
-    types: tuple[str, ...] = ()
-    zone: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+class EventFilter(EventQuery):
+    """Which events to return (the store's fields, checked): every given field must match, times select on
+    ``start_time`` in [since, until)."""
 
     def __post_init__(self) -> None:
         for kind in self.types:
