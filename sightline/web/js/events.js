@@ -1,6 +1,7 @@
 // Events page: camera events filtered by camera, object, type, person and date, paged newest first.
 // Snapshot thumbnails are fetched with the API key (operator role) and shown from blob: URLs.
 import { api, el, roleAtLeast, toast } from "./api.js";
+import { bindPager, showPageCount } from "./pager.js";
 
 const PAGE = 25;
 const state = { offset: 0, bound: false, urls: [] };
@@ -10,7 +11,7 @@ const TYPE_NAMES = {
 };
 
 export async function showEvents() {
-  if (!state.bound) bind();
+  if (!state.bound) bindPager("events", state, PAGE, load);
   await load();
 }
 
@@ -111,27 +112,6 @@ async function load() {
   document.getElementById("events-note").textContent = roleAtLeast("operator")
     ? "Snapshots show enrolled people; everyone else's face is blurred."
     : "Snapshots need an operator key.";
-  const last = Math.min(state.offset + data.items.length, data.total);
-  document.getElementById("events-count").textContent = data.total
-    ? `${state.offset + 1}–${last} of ${data.total}` : "0 events";
-  document.getElementById("events-prev").disabled = state.offset === 0;
-  document.getElementById("events-next").disabled = last >= data.total;
+  showPageCount("events", state, data, "0 events");
 }
 
-function bind() {
-  state.bound = true;
-  const reload = () => load().catch((error) => toast(error.message));
-  document.getElementById("events-filter").addEventListener("submit", (event) => {
-    event.preventDefault();
-    state.offset = 0;
-    reload();
-  });
-  document.getElementById("events-prev").addEventListener("click", () => {
-    state.offset = Math.max(0, state.offset - PAGE);
-    reload();
-  });
-  document.getElementById("events-next").addEventListener("click", () => {
-    state.offset += PAGE;
-    reload();
-  });
-}

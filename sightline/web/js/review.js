@@ -1,6 +1,7 @@
 // Review page: one card per track (a person or object passing a camera), Frigate-style: the best snapshot,
 // the time span, who was recognised, and "Mark reviewed" (kept on the server). Unreviewed items first.
 import { api, el, roleAtLeast, toast } from "./api.js";
+import { bindPager, showPageCount } from "./pager.js";
 
 const PAGE = 12;
 const state = { offset: 0, bound: false, urls: [] };
@@ -10,7 +11,7 @@ const TYPE_NAMES = {
 };
 
 export async function showReview() {
-  if (!state.bound) bind();
+  if (!state.bound) bindPager("review", state, PAGE, load);
   await load();
 }
 
@@ -135,27 +136,6 @@ async function load() {
   document.getElementById("review-note").textContent = (data.truncated
     ? "Only the most recent events were grouped; narrow the dates to see older ones. " : "")
     + (roleAtLeast("operator") ? "Faces of people not enrolled are blurred in snapshots." : "Snapshots need an operator key.");
-  const last = Math.min(state.offset + data.items.length, data.total);
-  document.getElementById("review-count").textContent = data.total
-    ? `${state.offset + 1}–${last} of ${data.total}` : "0 items";
-  document.getElementById("review-prev").disabled = state.offset === 0;
-  document.getElementById("review-next").disabled = last >= data.total;
+  showPageCount("review", state, data, "0 items");
 }
 
-function bind() {
-  state.bound = true;
-  const reload = () => load().catch((error) => toast(error.message));
-  document.getElementById("review-filter").addEventListener("submit", (event) => {
-    event.preventDefault();
-    state.offset = 0;
-    reload();
-  });
-  document.getElementById("review-prev").addEventListener("click", () => {
-    state.offset = Math.max(0, state.offset - PAGE);
-    reload();
-  });
-  document.getElementById("review-next").addEventListener("click", () => {
-    state.offset += PAGE;
-    reload();
-  });
-}

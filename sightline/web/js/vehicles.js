@@ -1,13 +1,14 @@
 // Vehicles page: vehicle_passage events (one per vehicle track) with the plate, the list hit, the driver
 // and the snapshot (plates on no list and unknown faces are blurred in it). Plates on no list are shown as
 // "unlisted": only their keyed hash is stored.
-import { api, el, roleAtLeast, toast } from "./api.js";
+import { api, el, roleAtLeast } from "./api.js";
+import { bindPager, showPageCount } from "./pager.js";
 
 const PAGE = 25;
 const state = { offset: 0, bound: false, urls: [] };
 
 export async function showVehicles() {
-  if (!state.bound) bind();
+  if (!state.bound) bindPager("vehicles", state, PAGE, load);
   await load();
 }
 
@@ -74,27 +75,6 @@ async function load() {
   const body = document.querySelector("#vehicles-table tbody");
   body.replaceChildren(...data.items.map(row));
   if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 9 }, "No vehicle passages.")));
-  const last = Math.min(state.offset + data.items.length, data.total);
-  document.getElementById("vehicles-count").textContent = data.total
-    ? `${state.offset + 1}–${last} of ${data.total}` : "0 passages";
-  document.getElementById("vehicles-prev").disabled = state.offset === 0;
-  document.getElementById("vehicles-next").disabled = last >= data.total;
+  showPageCount("vehicles", state, data, "0 passages");
 }
 
-function bind() {
-  state.bound = true;
-  const reload = () => load().catch((error) => toast(error.message));
-  document.getElementById("vehicles-filter").addEventListener("submit", (event) => {
-    event.preventDefault();
-    state.offset = 0;
-    reload();
-  });
-  document.getElementById("vehicles-prev").addEventListener("click", () => {
-    state.offset = Math.max(0, state.offset - PAGE);
-    reload();
-  });
-  document.getElementById("vehicles-next").addEventListener("click", () => {
-    state.offset += PAGE;
-    reload();
-  });
-}
