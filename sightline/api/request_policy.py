@@ -102,7 +102,7 @@ class RequestPolicyMiddleware:
         except BadBody as exc:
             await error_response(400, "bad_json", str(exc))(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
@@ -116,7 +116,8 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read ``body`` to the app once, then defers to ``receive``."""
     sent = False
 
     async def replay() -> Message:

@@ -18,7 +18,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sightline.api.errors import ApiError
-from sightline.api.request_policy import BadBody, parse_json_body
+from sightline.api.request_policy import BadBody, parse_json_body, replay_body
 from sightline.privacy.policy import check_request_params
 
 MAX_FILES = 16
@@ -59,17 +59,7 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         from sightline.api.errors import error_response
