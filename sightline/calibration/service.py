@@ -45,6 +45,8 @@ class OpenSetService:
         self.actor = actor
         self._cohort: Cohort | None = None
         self._cohort_checked = False
+        self._policy: OpenSetPolicy | None = None
+        self._policy_checked = False
         self._lock = threading.Lock()
 
     @property
@@ -52,8 +54,13 @@ class OpenSetService:
         return self.engine.spec.embedder
 
     def policy(self) -> OpenSetPolicy | None:
-        """The shipped policy of this embedder (None when it was never calibrated: 1:N then falls back to 1:1)."""
-        return shipped_policy(self.engine.spec.name, self.embedder)
+        """The shipped policy of this embedder (None when it was never calibrated: 1:N then falls back to 1:1).
+        Read once: the file ships with the package, and this is asked for every face identified."""
+        with self._lock:
+            if not self._policy_checked:
+                self._policy = shipped_policy(self.engine.spec.name, self.embedder)
+                self._policy_checked = True
+            return self._policy
 
     def cohort_paths(self) -> list[Path]:
         store = self.engine.store
