@@ -1,0 +1,1 @@
+"""Liveness primitives: presentation-attack detection (MiniFASNet), eye openness and head pose for challenges."""
