@@ -118,7 +118,7 @@ class PendingTensor:
             raise PthError(f"tensor reaches element {last} of a storage of {flat.size} (corrupt or hostile file)")
         view = np.lib.stride_tricks.as_strided(flat[start:], shape=size,
                                                strides=tuple(s * flat.itemsize for s in stride), writeable=False)
-        return np.ascontiguousarray(view)
+        return np.array(view, order="C")  # a copy; keeps 0-d tensors 0-d (ascontiguousarray would not)
 
 
 def _rebuild_tensor(storage: Storage | StorageView, offset: int, size: tuple[int, ...], stride: tuple[int, ...],
