@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sightline.jobs.leader import LeaderLock, leader_only
-from sightline.jobs.retention import EventRetention, run_retention
+from sightline.jobs.retention import run_retention
 from sightline.jobs.scheduler import Scheduler
 from sightline.privacy.audit import write_checkpoint
 
 if TYPE_CHECKING:
     from sightline.gallery.gallery import Gallery
+    from sightline.jobs.cameras import CameraManager
     from sightline.video.service import CameraService, ServiceOptions
 
 RETENTION_ACTOR = "server-retention"
@@ -28,11 +29,13 @@ CHECKPOINT_EVERY_S = 600.0
 
 @dataclass
 class ServerJobs:
-    """The server's scheduler, and its camera service when the server runs cameras."""
+    """The server's scheduler, its camera service and the manager that keeps it in step with the YAML file and
+    the cameras added from the UI."""
 
     scheduler: Scheduler
     leader: LeaderLock
     cameras: CameraService | None = None
+    manager: CameraManager | None = None
 
     def start(self) -> ServerJobs:
         self.scheduler.start()
@@ -54,17 +57,21 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
     """Every job of one server process (not started). ``retention_every_s`` 0 turns the retention schedule off;
     with ``cameras_config`` the cameras run too and retention also purges their old events and snapshots.
     Audit checkpoints are signed every ``checkpoint_every_s`` and once more at stop."""
+    from sightline.jobs.cameras import SYNC_EVERY_S, CameraManager
+    from sightline.video.config import SightlineConfig, load_config
+    from sightline.video.service import CameraService
+
     scheduler = Scheduler()
     leader = LeaderLock(Path(gallery.home) / "jobs.lock")
-    config, events = None, None
-    if cameras_config is not None:
-        from sightline.video.config import load_config
-        from sightline.video.service import snapshot_dir_for
+    config = load_config(cameras_config) if cameras_config is not None else None
+    # without a YAML file the service still runs (no camera yet): cameras can be added from the UI
+    service_config = config if config is not None else SightlineConfig.model_construct(cameras={})
+    manager_ref: list[CameraManager] = []
 
-        config = load_config(cameras_config)
-        snapshot_dir = snapshot_dir_for(config, Path(gallery.home))
-        events = EventRetention(config.retention.event_days, config.retention.snapshot_days, snapshot_dir)
-    retention = functools.partial(run_retention, gallery, actor=RETENTION_ACTOR, events=events)
+    def retention() -> Any:
+        events = manager_ref[0].event_retention() if manager_ref else None
+        return run_retention(gallery, actor=RETENTION_ACTOR, events=events)
+
     retention_job = scheduler.add("retention", leader_only(leader, retention), every_s=retention_every_s,
                                   at_start=retention_every_s > 0)
     if index_refresh_s > 0:
@@ -72,13 +79,12 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
                       every_s=index_refresh_s, at_start=False)
     scheduler.add("audit-checkpoint", leader_only(leader, _audit_checkpoint(gallery)), every_s=checkpoint_every_s,
                   at_start=False, at_stop=True)
-    cameras = None
-    if config is not None:
-        from sightline.video.service import CameraService
-
-        cameras = CameraService(config, gallery, options=camera_options, retention=retention_job)
-        scheduler.add_service("cameras", cameras)
-    return ServerJobs(scheduler, leader, cameras)
+    cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job)
+    manager = CameraManager(gallery, cameras, leader, config)
+    manager_ref.append(manager)
+    scheduler.add_service("cameras", manager)
+    scheduler.add("camera-sync", manager.sync, every_s=SYNC_EVERY_S, at_start=False)
+    return ServerJobs(scheduler, leader, cameras, manager)
 
 
 def _refresh_index(gallery: Gallery, after: Callable[[], None] | None) -> dict[str, int]:

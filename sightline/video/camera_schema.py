@@ -6,6 +6,7 @@ Validation and friendly error messages live in :mod:`sightline.video.config`, wh
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -251,11 +252,18 @@ def _check_classes(classes: list[str]) -> list[str]:
     return list(dict.fromkeys(norm))
 
 
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:pass|pwd|token|secret|key|auth|sig)[^=&#]*=)[^&#]*", re.I)
+
+
 def redact_url(url: str | int) -> str:
-    """``url`` with any password replaced by ``***`` (for printing)."""
+    """``url`` with any password (and secret-looking query values such as ``token=``) replaced by ``***``
+    (for printing)."""
     if isinstance(url, int):
         return str(url)
     parts = urlsplit(url)
+    if parts.scheme and len(parts.scheme) > 1:
+        url = _SECRET_QUERY.sub(r"\1***", url)
+        parts = urlsplit(url)
     if parts.password is None:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")

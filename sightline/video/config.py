@@ -40,7 +40,7 @@ from sightline.video.camera_schema import (
 __all__ = ["MAX_CONFIG_BYTES", "NAME_PATTERN", "NAME_RULE", "STREAM_SCHEMES", "CameraConfig", "ConfigValidationError",
            "FaceRecognitionSettings", "MotionSettings", "MqttConfig", "PrivacyConfig", "RetentionConfig",
            "SightlineConfig", "StorageConfig", "WebhooksConfig", "ZoneConfig", "load_config", "load_yaml",
-           "parse_config", "redact_url"]
+           "parse_camera", "parse_config", "redact_url"]
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -140,6 +140,14 @@ def parse_config(raw: Any, *, source: str = "config") -> SightlineConfig:
         return SightlineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigValidationError(source, _problems(exc)) from None
+
+
+def parse_camera(name: str, raw: Any, *, source: str = "camera") -> CameraConfig:
+    """Validate one camera (the value under ``cameras.<name>`` of a config file) exactly as a whole file is
+    validated: the same schema, messages and key paths (``cameras.gate.fps: must be > 0``), the same refusals."""
+    if not isinstance(raw, dict):
+        raise ConfigValidationError(source, [(f"cameras.{name}", "must be a mapping of camera settings")])
+    return parse_config({"cameras": {name: dict(raw)}}, source=source).cameras[name]
 
 
 def _duplicate_key(node: yaml.Node, path: tuple[str, ...] = ()) -> tuple[str, int] | None:

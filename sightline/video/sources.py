@@ -101,9 +101,13 @@ def is_live(source: str | int | Path) -> bool:
     return text.lower().startswith(LIVE_SCHEMES) or text.startswith("/dev/video")
 
 
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:pass|pwd|token|secret|key|auth|sig)[^=&#]*=)[^&#]*", re.I)
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+    """The URL with any password (and secret-looking query values, ``?password=``/``token=``) replaced by ``***``
+    (for messages and logs)."""
+    return _SECRET_QUERY.sub(r"\1***", re.sub(r"^([a-zA-Z][\w+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url))
 
 
 def _open_args(url: str, timeout_s: float) -> tuple[str | None, dict[str, str]]:

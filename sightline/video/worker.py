@@ -82,7 +82,10 @@ class CameraHost(Protocol):
 class CameraWorker:
     """One camera: its thread, its pipeline and what it reports."""
 
-    def __init__(self, name: str, config: CameraConfig, service: CameraHost) -> None:
+    def __init__(self, name: str, config: CameraConfig, service: CameraHost,
+                 stop: threading.Event | None = None) -> None:
+        """``stop``: this camera's own stop signal (a camera removed or changed while the others run); by default
+        the service's."""
         self.name, self.config, self.service = name, config, service
         self.status = CameraStatus.STARTING
         self.last_error: str | None = None
@@ -102,7 +105,7 @@ class CameraWorker:
         self._seq = 0
         self._jpeg: tuple[int, bytes] | None = None
         self._render_lock = threading.Lock()
-        self._stop = service.stopping
+        self._stop = stop if stop is not None else service.stopping
         self._live: ReconnectingSource | None = None
         self.thread = threading.Thread(target=self._main, name=f"sightline-camera-{name}", daemon=True)
 
@@ -206,6 +209,8 @@ class CameraWorker:
         self.thread.start()
 
     def request_stop(self) -> None:
+        if self._stop is not self.service.stopping:
+            self._stop.set()  # a camera with its own stop signal ends on its own
         live = self._live
         if live is not None:
             live.stop()

@@ -1,4 +1,10 @@
-"""``/api/v1/cameras``: status of the cameras ``sightline serve --cameras`` runs, and their live view.
+"""``/api/v1/cameras``: the server's cameras (``serve --cameras`` YAML and those added here), their status and
+live view, and adding, changing, disabling or removing a camera without a restart (admin, audited).
+
+A camera's body is the camera part of cameras.yaml (``url``, ``enabled``, ``fps``, ``classes``, ``zones``,
+``face_recognition``...), validated by the same code as ``sightline config validate``: a bad key answers 422
+``bad_config`` with ``problems`` (``[{"path": "cameras.gate.fps", "message": "must be > 0"}]``). Source URLs
+are never sent back with their password: it shows as ``***``, and a change that sends ``***`` back keeps it.
 
 The two image endpoints (``latest.jpg`` and ``mjpeg``) need the operator role, like any image of
 people, and take the API key in the ``Authorization`` (or ``X-API-Key``) header only, never in the
@@ -9,20 +15,23 @@ are not enrolled are blurred in both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi import Path as PathParam
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from sightline.api.auth import Operator, Viewer
+from sightline.api.auth import Admin, Operator, Viewer
 from sightline.api.deps import AppState, get_state
 from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
-from sightline.video.config import NAME_PATTERN
+from sightline.errors import ConfigError
+from sightline.jobs.cameras import CameraManager, describe
+from sightline.video.config import NAME_PATTERN, ConfigValidationError
 from sightline.video.service import CameraService
 from sightline.video.worker import CameraWorker
 
@@ -39,20 +48,111 @@ def get_cameras(request: Request) -> CameraService | None:
     return getattr(request.app.state, "cameras", None)
 
 
+def get_manager(request: Request) -> CameraManager:
+    """The server's camera manager (YAML and UI cameras); 503 while the server is starting."""
+    jobs = getattr(request.app.state, "jobs", None)
+    manager = getattr(jobs, "manager", None)
+    if manager is None:
+        raise ApiError(503, "not_ready", "the camera service is not running yet")
+    return manager
+
+
 def _worker(service: CameraService | None, name: str) -> CameraWorker:
     if service is None:
-        raise ApiError(404, "camera_not_found", "no cameras are running (start the server with --cameras)")
+        raise ApiError(404, "camera_not_found", "no cameras are running")
     worker = service.workers.get(name)
     if worker is None:
         raise ApiError(404, "camera_not_found", f"no running camera named {name!r}")
     return worker
 
 
-@router.get("", summary="Every camera's status: state, last error, fps achieved, frames, stage times")
-def list_cameras(key: ApiKey = Viewer, service: CameraService | None = Depends(get_cameras)) -> dict[str, Any]:
-    if service is None:
-        return {"enabled": False, "cameras": [], "events": None, "retention": None, "viewers": 0, "disabled": []}
-    return {"enabled": True, **service.status()}
+@router.get("", summary="Every camera's status: state, last error, fps achieved (with a warning below target), "
+                        "frames, stage times, and the configured cameras (passwords masked)")
+def list_cameras(request: Request, key: ApiKey = Viewer) -> dict[str, Any]:
+    jobs = getattr(request.app.state, "jobs", None)
+    manager: CameraManager | None = getattr(jobs, "manager", None)
+    if manager is None:
+        return {"enabled": False, "cameras": [], "configured": [], "events": None, "retention": None, "viewers": 0,
+                "disabled": [], "shadowed": [], "editable": key.role == "admin"}
+    status = manager.status()
+    return {"enabled": bool(status["configured"]), **status, "editable": key.role == "admin"}
+
+
+CameraBody = Body(..., examples=[{"url": "rtsp://user:secret@10.0.0.5/stream", "fps": 5, "classes": ["person"],
+                                  "zones": {"door": [[0.1, 0.2], [0.5, 0.2], [0.5, 0.9], [0.1, 0.9]]},
+                                  "face_recognition": {"enabled": True}}])
+
+
+_STATUS = {"camera_not_found": 404, "camera_exists": 409, "camera_read_only": 409}
+
+
+@contextlib.contextmanager
+def _answers() -> Iterator[None]:
+    """Manager errors as HTTP answers: unknown camera 404, name taken or YAML camera 409."""
+    try:
+        yield
+    except ConfigValidationError:
+        raise
+    except ConfigError as exc:
+        if exc.code in _STATUS:
+            raise ApiError(_STATUS[exc.code], exc.code, exc.message) from None
+        raise
+
+
+def _invalid(exc: ConfigValidationError) -> JSONResponse:
+    return JSONResponse({"error": {"code": "bad_config", "message": str(exc),
+                                   "problems": exc.to_dict()["problems"]}}, status_code=422)
+
+
+def _changed(manager: CameraManager, name: str) -> dict[str, Any]:
+    camera = manager.configured()[name]
+    return describe(camera, running=name in manager.service.workers)
+
+
+@router.post("", status_code=201, summary="Add a camera (admin): validated like `config validate`, started at once")
+def create_camera(body: dict[str, Any] = CameraBody, key: ApiKey = Admin,
+                  manager: CameraManager = Depends(get_manager)) -> Any:
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise ApiError(422, "bad_config", "the camera needs a name (1-64 letters, digits, '_' or '-')")
+    settings = {k: v for k, v in body.items() if k != "name"}
+    try:
+        with _answers():
+            manager.create(name, settings, actor=key.actor)
+    except ConfigValidationError as exc:
+        return _invalid(exc)
+    return JSONResponse(_changed(manager, name), status_code=201)
+
+
+@router.get("/{name}/config", summary="A camera's settings (admin; the source URL's password masked)")
+def camera_config(name: str = CameraName, key: ApiKey = Admin,
+                  manager: CameraManager = Depends(get_manager)) -> dict[str, Any]:
+    camera = manager.configured().get(name)
+    if camera is None:
+        raise ApiError(404, "camera_not_found", f"no camera named {name!r}")
+    return describe(camera, running=name in manager.service.workers)
+
+
+@router.put("/{name}", summary="Change a UI camera (admin): its worker restarts with the new settings; "
+                               "`enabled: false` disables it")
+def replace_camera(name: str = CameraName, body: dict[str, Any] = CameraBody, key: ApiKey = Admin,
+                   manager: CameraManager = Depends(get_manager)) -> Any:
+    settings = {k: v for k, v in body.items() if k != "name"}
+    try:
+        with _answers():
+            manager.replace(name, settings, actor=key.actor)
+    except ConfigValidationError as exc:
+        return _invalid(exc)
+    return _changed(manager, name)
+
+
+@router.delete("/{name}", status_code=204, response_class=Response,
+               summary="Remove a UI camera (admin): it stops; its events stay under the usual retention")
+def delete_camera(name: str = CameraName, key: ApiKey = Admin,
+                  manager: CameraManager = Depends(get_manager)) -> Response:
+    with _answers():
+        manager.delete(name, actor=key.actor)
+    return Response(status_code=204)
 
 
 @router.get("/{name}/latest.jpg", summary="The camera's latest frame, annotated (unknown faces blurred)",
