@@ -103,4 +103,4 @@ def test_library_users_get_the_erasure_hooks():
     code = ("from sightline.privacy.erasure import registered_erasure_hooks as r; before = r(); "
             "from sightline import Gallery; print(before, r())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[] ['events']", out
+    assert out.strip() == "[] ['checkout', 'events']", out

@@ -26,6 +26,7 @@ from sightline.api.routes import (
     audit_page,
     calibration,
     cameras,
+    checkout,
     events,
     faces,
     keys,
@@ -106,7 +107,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (faces, subject_photos, subjects, audit_page, audit, events, review, cameras, plates, calibration,
-                   keys, system):
+                   checkout, keys, system):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.probes)

@@ -55,6 +55,7 @@ def _route_of(request: Request) -> str:
 Viewer = Depends(require(Role.VIEWER))
 Operator = Depends(require(Role.OPERATOR))
 Admin = Depends(require(Role.ADMIN))
+Terminal = Depends(require(Role.TERMINAL))  # checkout: terminal, operator or admin keys
 
 
 def authorize_metrics(request: Request) -> None:

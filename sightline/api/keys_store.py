@@ -32,17 +32,21 @@ _LAST_USED_EVERY = timedelta(minutes=1)  # bound the writes that bookkeeping cau
 
 
 class Role(StrEnum):
-    """What a key may do; each role includes everything of the roles below it."""
+    """What a key may do; viewer < operator < admin, each including the roles below it. ``terminal`` stands
+    apart: it may only run checkout sessions (which operator and admin keys may run too)."""
 
     VIEWER = "viewer"  # read-only: subjects (no biometric export), audit, models
     OPERATOR = "operator"  # + enrol, identify, verify against the gallery, review, export
     ADMIN = "admin"  # + keys, config, erase
+    TERMINAL = "terminal"  # checkout sessions only (a shop till), nothing else
 
     @property
     def rank(self) -> int:
-        return {"viewer": 0, "operator": 1, "admin": 2}[self.value]
+        return {"terminal": -1, "viewer": 0, "operator": 1, "admin": 2}[self.value]
 
     def allows(self, needed: Role) -> bool:
+        if needed is Role.TERMINAL:
+            return self in (Role.TERMINAL, Role.OPERATOR, Role.ADMIN)
         return self.rank >= needed.rank
 
 
@@ -66,7 +70,8 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value.strip().lower())
     except ValueError:
-        raise SightlineError(f"unknown role {value!r}: use admin, operator or viewer", code="bad_role") from None
+        raise SightlineError(f"unknown role {value!r}: use admin, operator, viewer or terminal",
+                             code="bad_role") from None
 
 
 class KeyStore:

@@ -13,12 +13,13 @@ from sightline.cli.options import ActorOption, DbOption, HomeOption, JsonOption
 from sightline.cli.output import console, emit_json, handle_errors
 from sightline.gallery.gallery import default_actor
 
-app = typer.Typer(help="API keys for `sightline serve`: admin, operator or viewer.", no_args_is_help=True)
+app = typer.Typer(help="API keys for `sightline serve`: admin, operator, viewer or terminal (checkout only).",
+                  no_args_is_help=True)
 
 
 
 @app.command()
-def create(role: str = typer.Option(..., "--role", help="admin, operator or viewer."),
+def create(role: str = typer.Option(..., "--role", help="admin, operator, viewer or terminal (checkout only)."),
            name: str | None = typer.Option(None, "--name", help="Label shown in the audit log (default: the role)."),
            home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
            as_json: bool = JsonOption) -> None:

@@ -22,6 +22,7 @@ from sightline.gallery.search import SearchIndex
 from sightline.privacy.audit import entry_to_dict
 from sightline.privacy.crypto import image_aad, template_aad
 from sightline.privacy.erasure import run_erasure_hooks
+from sightline.privacy.export_hooks import run_export_hooks
 from sightline.store import subjects_repo, templates_repo
 from sightline.store.tables import EnrolmentImage, NegativeExample, Template
 
@@ -83,6 +84,7 @@ class RightsService:
                                "created_by": n.created_by, "embedder": n.embedder} for n in negatives],
                 "images": image_files,
                 "audit": [entry_to_dict(e) for e in audit_rows],
+                "related": run_export_hooks(session, subject_id),
             }
             _write_private(bundle / "subject.json", json.dumps(document, indent=2, ensure_ascii=False).encode())
             if include_templates:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from sightline.checkout.hooks import install_checkout_hooks
 from sightline.events.store import unlink_subject
 from sightline.plates.service import install_plate_retention
 from sightline.privacy.erasure import register_erasure_hook
@@ -31,3 +32,4 @@ def install_hooks() -> None:
     """Everything a server or CLI process installs before it serves a request or runs a command."""
     install_erasure_hooks()
     install_retention_purges()
+    install_checkout_hooks()  # checkout sessions: erasure, export, retention

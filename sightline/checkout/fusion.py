@@ -1,0 +1,76 @@
+"""Several frames into one match decision at the checkout operating point.
+
+The checkout point is stricter than door-style verification: a false accept spends someone else's money.
+For the default embedder (dlib ResNet through ``yunet-dlib``) the cosine thresholds below are the impostor
+quantiles measured on LFW **view 1** (every cross-identity pair of the pairsDevTrain people's images,
+10.6 M pairs; ``python bench/checkout.py`` prints them and reports them on view 2). 1:1 against a claimed
+subject uses FAR 1e-4 (the FIDO anchor); 1:N among enrolled payers divides that FAR by the number of payer
+templates compared (so the chance that *some* payer is falsely matched stays near 1e-4) and asks the best
+payer to beat the second by :data:`MARGIN_1N`. Other embedders fall back to their calibrated verification
+threshold plus :data:`FALLBACK_RAISE`.
+
+Fusion: the embeddings of the most frontal frames are averaged and re-normalised, and that one vector is
+compared with the subject's templates (best template counts). Each fused frame must also match on its own
+within :data:`FRAME_SLACK`, so one good frame cannot carry frames of someone else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+FAR_1_1 = 1e-4
+# (FAR, cosine) knots for the dlib ResNet embedder, LFW view 1 impostor quantiles (bench/checkout.py).
+KNOTS = {"dlib-resnet": ((1e-3, 0.9266), (1e-4, 0.9414), (1e-5, 0.9531), (1e-6, 0.9604))}
+FALLBACK_RAISE = 0.03
+MARGIN_1N = 0.02
+FRAME_SLACK = 0.03
+
+
+def threshold_at(embedder: str, far: float, calibrated: float) -> float:
+    """Cosine threshold for a per-comparison false-accept rate ``far`` (log-linear between knots, clamped)."""
+    knots = KNOTS.get(embedder)
+    if knots is None:
+        return calibrated + FALLBACK_RAISE
+    logs = [math.log10(f) for f, _ in knots]
+    values = [t for _, t in knots]
+    x = math.log10(max(far, 1e-12))
+    # np.interp wants increasing x: knots are by decreasing FAR
+    return float(np.interp(x, logs[::-1], values[::-1]))
+
+
+def threshold_1n(embedder: str, templates: int, calibrated: float) -> float:
+    """The 1:N threshold for ``templates`` payer templates: FAR 1e-4 shared out over every comparison."""
+    return threshold_at(embedder, FAR_1_1 / max(1, templates), calibrated)
+
+
+def fuse(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean of unit embeddings, re-normalised."""
+    stacked = np.vstack([np.asarray(v, dtype=np.float32) for v in vectors])
+    mean = stacked.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The fused score of one subject and whether it clears the threshold."""
+
+    subject_id: str
+    similarity: float
+    frame_min: float
+    threshold: float
+
+    @property
+    def accepted(self) -> bool:
+        return self.similarity >= self.threshold and self.frame_min >= self.threshold - FRAME_SLACK
+
+
+def score(templates: np.ndarray, frames: Sequence[np.ndarray], subject_id: str, threshold: float) -> Match:
+    """Fused similarity of ``frames`` to the best of ``templates`` (rows), and the weakest single frame."""
+    fused = fuse(frames)
+    similarity = float(np.max(templates @ fused))
+    per_frame = [float(np.max(templates @ np.asarray(v, dtype=np.float32))) for v in frames]
+    return Match(subject_id, similarity, min(per_frame), threshold)
