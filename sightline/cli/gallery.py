@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sightline.api.bootstrap import ensure_admin_key
@@ -319,3 +320,29 @@ def subject_threshold(
         console.print(f"subject {result['subject_id']}: threshold {result['threshold'] or 'calibrated'} "
                       f"(was {result['previous'] or 'calibrated'}; calibrated {result['calibrated']})",
                       highlight=False)
+
+
+@app.command()
+def reembed(home: Path | None = HomeOption, db_url: str | None = DbOption, actor: str | None = ActorOption,
+            backend: str = BackendOption, models: Path | None = ModelsOption, as_json: bool = JsonOption) -> None:
+    """After switching face backends: re-enrol every subject from their kept photos with this backend.
+
+    Old templates stay (switching back needs no work); subjects with no kept photo are listed as needing new
+    photos (enrol with --store-images to make future switches automatic)."""
+    with handle_errors(as_json):
+        with open_gallery(home, db_url, actor, backend=backend, models=models) as gallery:
+            bar = Progress(TextColumn("re-embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=err_console, disable=as_json, transient=True)
+            with bar:
+                task = bar.add_task("photos", total=None)
+                report = gallery.reembed(actor=actor, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                                 total=total))
+        if as_json:
+            emit_json(report.to_dict())
+            return
+        console.print(f"{report.reembedded} kept photo(s) embedded with {report.embedder}; "
+                      f"{len(report.rejected)} rejected; {report.up_to_date} subject(s) already searchable")
+        for item in report.needs_photos:
+            err_console.print(f"[yellow]needs new photos[/] {item['subject_id']} {item['name']}: "
+                              f"{item['templates_of_other_embedders']} template(s) of another embedder, "
+                              "no usable kept photo", highlight=False)

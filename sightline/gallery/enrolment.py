@@ -65,14 +65,19 @@ class EnrolmentService:
                             face.quality.to_dict() if face.quality else {},
                             _image_bytes(image, pixels) if store_image else None)
 
-    def _record(self, session: Any, subject_id: str, item: PreparedFace | EnrolResult, actor: str) -> EnrolResult:
+    def record_for_image(self, session: Any, subject_id: str, item: PreparedFace, image_id: int,
+                         actor: str) -> EnrolResult:
+        """Store a template made from the already kept photo ``image_id`` (re-enrolment with another embedder)."""
+        return self._record(session, subject_id, item, actor, image_id=image_id)
+
+    def _record(self, session: Any, subject_id: str, item: PreparedFace | EnrolResult, actor: str, *,
+                image_id: int | None = None) -> EnrolResult:
         """Store one prepared face (or audit one rejection) inside ``session``'s transaction."""
         if isinstance(item, EnrolResult):
             self.ctx.audit.append(session, actor=actor, action="enrol", subject_id=subject_id, outcome="rejected",
                                   details={"reason": item.reason})
             return item
-        image_id = None
-        if item.image is not None:
+        if item.image is not None and image_id is None:
             data, media_type = item.image
             stored = templates_repo.add_row(session, EnrolmentImage(
                 subject_id=subject_id, media_type=media_type, key_id="", nonce=b"", ciphertext=b"",

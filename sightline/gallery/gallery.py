@@ -37,6 +37,7 @@ from sightline.gallery.records import (
     VerifyOutcome,
     default_actor,
 )
+from sightline.gallery.reembed import ReembedReport, ReembedService
 from sightline.gallery.rights import RightsService
 from sightline.gallery.search import SearchIndex
 from sightline.gallery.subject_service import SubjectService
@@ -63,6 +64,7 @@ class Gallery:
         self.matching = MatchingService(self.ctx, self.search)
         self.rights = RightsService(self.ctx, self.search)
         self.corrections = CorrectionService(self.ctx, self.search)
+        self.reembedding = ReembedService(self.ctx, self.enrolment)
         self.home, self.db, self.sessions, self.audit, self.keys = home, db, self.ctx.sessions, self.ctx.audit, keys
 
     # -- opening -----------------------------------------------------------------------------
@@ -165,6 +167,10 @@ class Gallery:
                      actor: str | None = None, source: str | None = None) -> EnrolResult:
         """Quality-check one image, encrypt and store its template, audit it, then add it to the index."""
         return self.enrolment.enroll_image(subject_id, image, store_image=store_image, actor=actor, source=source)
+
+    def reembed(self, *, actor: str | None = None, progress: Any = None) -> ReembedReport:
+        """Re-enrol every subject from their kept photos with the current backend (after switching embedders)."""
+        return self.reembedding.run(actor=actor, progress=progress)
 
     # -- recognition -------------------------------------------------------------------------
     def identify(self, image: ImageInput, k: int = 3, *, threshold: float | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from sightline.store.tables import EnrolmentImage, NegativeExample, Template
+from sightline.store.tables import EnrolmentImage, NegativeExample, Subject, Template
 
 _PLAIN_FIELDS = (Template.id, Template.subject_id, Template.key_id, Template.nonce, Template.ciphertext, Template.dim)
 
@@ -114,3 +114,31 @@ def all_negatives(session: Session, embedder: str) -> Sequence[NegativeExample]:
     """Every negative example made by ``embedder``."""
     return session.scalars(select(NegativeExample).where(NegativeExample.embedder == embedder)
                            .order_by(NegativeExample.id)).all()
+
+
+def get_image(session: Session, image_id: int) -> EnrolmentImage | None:
+    """One kept enrolment photo (ciphertext), or None."""
+    return session.get(EnrolmentImage, image_id)
+
+
+def reembed_plan(session: Session, embedder: str) -> list[dict[str, Any]]:
+    """Subjects with templates of embedders other than ``embedder``: their name, template counts, and the kept
+    photos behind those templates that have no ``embedder`` template yet (what re-enrolment must embed)."""
+    rows = session.execute(select(Template.subject_id, Template.embedder, Template.image_id)).all()
+    by_subject: dict[str, dict[str, Any]] = {}
+    for subject_id, made_by, image_id in rows:
+        entry = by_subject.setdefault(subject_id, {"current": 0, "other": 0, "done": set(), "todo": set()})
+        if made_by == embedder:
+            entry["current"] += 1
+            if image_id is not None:
+                entry["done"].add(image_id)
+        else:
+            entry["other"] += 1
+            if image_id is not None:
+                entry["todo"].add(image_id)
+    wanted = {s: e for s, e in by_subject.items() if e["other"]}
+    names = dict(session.execute(select(Subject.id, Subject.name).where(Subject.id.in_(list(wanted)))).all()) \
+        if wanted else {}
+    return [{"subject_id": s, "name": names.get(s, ""), "current_templates": e["current"],
+             "other_templates": e["other"], "image_ids": sorted(e["todo"] - e["done"])}
+            for s, e in sorted(wanted.items())]
