@@ -121,10 +121,14 @@ class CameraManager:
         return self.configured()[name]
 
     def replace(self, name: str, body: dict[str, Any], *, actor: str) -> Configured:
-        """Change a UI camera's settings (a ``***`` password sent back keeps the stored one); its worker restarts."""
+        """Change a UI camera's settings: keys sent replace the stored ones, the others stay (a ``***`` password
+        sent back keeps the stored one); its worker restarts with the new settings."""
         current = self._ui_camera(name)
+        assert current.stored is not None
         if "url" in body:
             body = {**body, "url": unmask_url(body["url"], current.config.url)}
+        # keys not sent keep their stored value (a form that shows some settings loses none of the others)
+        body = {**current.stored.settings, "url": current.config.url, "enabled": current.config.enabled, **body}
         config = camera_store.validate(name, body)
         with self.gallery.sessions.begin() as session:
             camera_store.save(session, self.secrets, name, config, body, actor=actor, new=False)

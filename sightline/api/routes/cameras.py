@@ -133,8 +133,8 @@ def camera_config(name: str = CameraName, key: ApiKey = Admin,
     return describe(camera, running=name in manager.service.workers)
 
 
-@router.put("/{name}", summary="Change a UI camera (admin): its worker restarts with the new settings; "
-                               "`enabled: false` disables it")
+@router.put("/{name}", summary="Change a UI camera (admin): keys sent replace the stored ones, the worker restarts "
+                               "with the new settings; `enabled: false` disables it")
 def replace_camera(name: str = CameraName, body: dict[str, Any] = CameraBody, key: ApiKey = Admin,
                    manager: CameraManager = Depends(get_manager)) -> Any:
     settings = {k: v for k, v in body.items() if k != "name"}

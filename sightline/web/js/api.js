@@ -30,11 +30,12 @@ export function plainMessage(code, message) {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, problems = []) {
     super(plainMessage(code, message));
     this.status = status;
     this.code = code;
     this.detail = message;
+    this.problems = problems; // [{path, message}] for a bad camera setting (422 bad_config)
   }
 }
 
@@ -64,13 +65,14 @@ export async function api(path, { method = "GET", json, form, params, raw = fals
     throw new ApiError(0, "network", String(error));
   }
   if (!response.ok) {
-    let code = "http_error", message = `${response.status} ${response.statusText}`;
+    let code = "http_error", message = `${response.status} ${response.statusText}`, problems = [];
     try {
       const payload = await response.json();
       code = payload.error.code;
       message = payload.error.message;
+      problems = payload.error.problems || [];
     } catch { /* not JSON */ }
-    throw new ApiError(response.status, code, message);
+    throw new ApiError(response.status, code, message, problems);
   }
   if (raw) return response;
   return response.json();
