@@ -13,6 +13,7 @@ from pathlib import Path
 from sightline.errors import ConfigError
 from sightline.models.onnx import create_session
 from sightline.models.store import ModelStore
+from sightline.vision.liveness.eyes import Landmarks68
 from sightline.vision.liveness.minifasnet import convert_to_cache
 from sightline.vision.liveness.passive import CELEBASPOOF_WARNING, DEFAULT_THRESHOLD, LivenessNet, PassiveLiveness
 
@@ -47,3 +48,10 @@ def build_passive_liveness(model: str = "minifasnet", *, store: ModelStore | Non
         return PassiveLiveness([net], model=model, threshold=threshold, warning=CELEBASPOOF_WARNING)
     raise ConfigError(f"unknown liveness model {model!r}; choose one of: {', '.join(PASSIVE_MODELS)}",
                       code="unknown_liveness_model")
+
+
+def build_landmarks68(*, store: ModelStore | None = None, providers: Iterable[str] | str | None = None,
+                      threads: int | None = None) -> Landmarks68:
+    """The 68-point landmark model (eye contours for blinks), hash-checked against the catalogue."""
+    store = store or ModelStore()
+    return Landmarks68(create_session(store.path(LANDMARK_MODEL), providers=providers, threads=threads, spin=False))
