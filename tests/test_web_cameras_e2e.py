@@ -117,3 +117,28 @@ def test_add_change_and_disable_a_camera_from_the_ui(server):
         expect(card.get_by_role("button", name="Enable stage")).to_be_visible()
         assert "stage" not in _running(base, token)
         expect(page.locator("#cameras-note")).to_contain_text("Disabled: stage")
+
+
+def test_audit_page_names_enrolled_people_for_viewers_and_not_once_erased(server):
+    """The audit rows hold ids only; the page shows the enrolled person's current name to a viewer key, and only
+    the id (marked erased) once the person is erased."""
+    from playwright.sync_api import expect
+
+    base, token = server
+    admin = {"Authorization": f"Bearer {token}"}
+    viewer = httpx.post(f"{base}/api/v1/keys", headers=admin, json={"name": "audit-viewer", "role": "viewer"})
+    assert viewer.status_code in (200, 201), viewer.text
+    subject = next(s for s in httpx.get(f"{base}/api/v1/subjects", headers=admin).json()["items"] if s["name"] == LIN)
+    raw = httpx.get(f"{base}/api/v1/audit", headers=admin, params={"subject_id": subject["id"]}).text
+    assert LIN not in raw  # the log itself never names anyone
+    with open_page(timeout_ms=30_000) as page:
+        page.goto(base + "/#/audit")
+        page.get_by_label("API key").fill(viewer.json()["token"])
+        page.get_by_role("button", name="Log in").click()
+        cell = page.locator(f'#audit-table td[data-subject="{subject["id"]}"]').first
+        expect(cell).to_contain_text(LIN)
+        expect(cell).to_contain_text(subject["id"][:12])
+        assert httpx.delete(f"{base}/api/v1/subjects/{subject['id']}", headers=admin).status_code in (200, 204)
+        page.reload()
+        expect(cell).to_contain_text("(erased)")
+        expect(page.locator("#audit-table")).not_to_contain_text(LIN)

@@ -1,5 +1,10 @@
 """``/api/v1/audit/page``: the audit page's listing, routine page views hidden unless asked for, with counts
-that match the rows shown (``total``) and say how many were hidden (``hidden``)."""
+that match the rows shown (``total``) and say how many were hidden (``hidden``).
+
+Audit rows hold a subject's id, never a name (an erasure must leave nothing that names the person). The page
+adds ``subject_names``: the current name of each enrolled subject on the page, for keys that may list subjects
+(viewer and up, the same keys that see the Subjects page); a subject since erased is listed as ``null``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from fastapi import APIRouter, Depends, Query
 
 from sightline.api.auth import Viewer
 from sightline.api.deps import AppState, get_state
-from sightline.api.keys_store import ApiKey
+from sightline.api.keys_store import ApiKey, Role
 from sightline.api.routes.audit import _bound
 from sightline.privacy.audit import entry_to_dict
 from sightline.store.audit_repo import AuditQuery, distinct_actions
 from sightline.store.audit_view_repo import ROUTINE_ACTIONS, search_visible
+from sightline.store.subjects_repo import get_subject
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -35,6 +41,19 @@ def audit_page(action: str | None = Query(None, max_length=50, description="exac
                                              limit=limit, offset=offset)
         items = [entry_to_dict(e) for e in rows]
         actions = distinct_actions(session)
-    state.audit_event(key, "audit.list", details={"returned": len(items), "routine": routine})
+        names = _names(session, key, {e["subject_id"] for e in items if e["subject_id"]})
+    state.audit_event(key, "audit.list", details={"returned": len(items), "routine": routine,
+                                                  "named": sum(1 for n in names.values() if n)})
     return {"items": items, "total": total, "hidden": hidden, "limit": limit, "offset": offset, "actions": actions,
-            "routine_actions": sorted(ROUTINE_ACTIONS)}
+            "routine_actions": sorted(ROUTINE_ACTIONS), "subject_names": names}
+
+
+def _names(session: Any, key: ApiKey, subject_ids: set[str]) -> dict[str, str | None]:
+    """Name of each still-enrolled subject (None once erased), when ``key`` may list subjects; else nothing."""
+    if not Role(key.role).allows(Role.VIEWER):
+        return {}
+    out: dict[str, str | None] = {}
+    for subject_id in sorted(subject_ids):
+        subject = get_subject(session, subject_id)
+        out[subject_id] = subject.name if subject is not None else None
+    return out

@@ -1,4 +1,5 @@
-// Audit page: chain status at a glance, entries filtered by action, user and date, paged newest first.
+// Audit page: chain status at a glance, entries filtered by action, user and date, paged newest first; the
+// subject column names enrolled people for keys that may see names.
 import { api, el, toast } from "./api.js";
 
 const PAGE = 50;
@@ -23,6 +24,16 @@ async function chain() {
   }
 }
 
+// The subject's current name where this key may see it (the server sends names to keys that may list
+// subjects); an erased subject keeps only its id, as the audit row does.
+function subjectCell(id, names) {
+  if (!id) return el("td", {}, "–");
+  const short = el("span", { class: "mono hint" }, id.slice(0, 12));
+  if (names[id]) return el("td", { "data-subject": id }, el("strong", {}, names[id]), " ", short);
+  if (id in names) return el("td", { "data-subject": id }, short, el("span", { class: "hint" }, " (erased)"));
+  return el("td", { class: "mono", "data-subject": id }, id.slice(0, 12));
+}
+
 async function load() {
   const params = {
     action: document.getElementById("audit-action").value,
@@ -43,7 +54,7 @@ async function load() {
     el("td", { class: "mono" }, entry.ts.slice(0, 19).replace("T", " ")),
     el("td", {}, entry.actor),
     el("td", {}, entry.action),
-    el("td", { class: "mono" }, entry.subject_id ? entry.subject_id.slice(0, 12) : "–"),
+    subjectCell(entry.subject_id, data.subject_names || {}),
     el("td", {}, entry.outcome))));
   if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "No entries match.")));
   const last = Math.min(state.offset + data.items.length, data.total);
