@@ -151,9 +151,11 @@ def bench_engine(spec: str, *, threads: int | None = 1):
     mirrored crop's embeddings side by side, see :class:`BothViews`), ``dlibbox=det|fit`` (dlib's
     shape predictor on the detector's box, or on the fitted template box of
     :data:`sightline.vision.faces.fusion.DLIB_BOX_FIT`), ``yunet=MODEL`` (another
-    registered YuNet file, e.g. ``yunet-2023mar``). Unknown options are an error.
+    registered YuNet file, e.g. ``yunet-2023mar``), ``int8=1`` (the embedder's registered ``NAME-int8``
+    files, :func:`int8_candidates`). Unknown options are an error.
     """
     from sightline import FaceEngine
+    from sightline.models.zoo import COMPONENTS
     from sightline.vision.faces.detectors import YuNetDetector
     from sightline.vision.faces.fusion import DLIB_BOX_FIT
 
@@ -161,8 +163,12 @@ def bench_engine(spec: str, *, threads: int | None = 1):
     engine = FaceEngine(backend)
     engine.runtime = type(engine.runtime)(engine.store, providers=engine.runtime.providers, threads=threads)
     engine.load()
+    if "int8=1" in raw.split(","):  # the embedder's registered NAME-int8 files (bench/int8.py), detector unchanged
+        engine._parts["embedder"] = int8_candidates(engine.runtime).build(COMPONENTS[engine.spec.embedder])
     for item in filter(None, raw.split(",")):
         key, _, value = item.partition("=")
+        if key == "int8" and value == "1":
+            continue
         if key == "flip" and value == "both":
             engine._parts["embedder"] = BothViews(engine.embedder)
         elif key == "flip":
@@ -174,6 +180,18 @@ def bench_engine(spec: str, *, threads: int | None = 1):
         else:
             raise ConfigError(f"unknown bench engine option {key!r} in {spec!r}")
     return engine
+
+
+def int8_candidates(runtime):
+    """A copy of ``runtime`` that loads each model's registered ``NAME-int8`` file where one exists, shipped or not."""
+    from sightline.models.registry import REGISTRY
+    from sightline.models.zoo import Runtime
+
+    class Int8Candidates(Runtime):
+        def model_name(self, name: str) -> str:
+            return f"{name}-int8" if f"{name}-int8" in REGISTRY else name
+
+    return Int8Candidates(runtime.store, providers=runtime.providers, threads=runtime.threads)
 
 
 class BothViews:

@@ -51,14 +51,14 @@ def report() -> None:
 
 @app.command()
 def quantize(
-    name: str = typer.Argument(..., help="Object detector model: yolox-nano or nanodet."),
+    name: str = typer.Argument(..., help="Model: yolox-nano, nanodet, yunet-2023mar or an ArcFace-template embedder."),
     calibration: list[Path] = typer.Option(..., "--calibration", help="Calibration photos or folders (not your "
                                                                      "accuracy test images)."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the int8 file (default: the models cache)."),
     models: Path | None = ModelsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Write an int8 copy of an object detector (onnxruntime static quantisation) to measure with bench/coco.py."""
+    """Write an int8 copy of a model (onnxruntime static quantisation); measure it with bench/coco.py or int8.py."""
     from sightline.models.quantize import quantize_model, registered_int8
     from sightline.models.store import sha256_file
 
