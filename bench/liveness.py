@@ -180,6 +180,16 @@ def challenge_tables(store: ModelStore, detector) -> str:
         rows.append([f"{stem} (shut) / —", f"{ear:.3f}", "—", "closed" if ear < blinks.closed_max else "read as open"])
     out = [markdown_table(["closed / open photo (LFW)", "EAR closed", "EAR open", "blink found in o,o,c,c,o,o"],
                           rows), f"\nfr_landmark: {np.median(times):.1f} ms per face (median)\n"]
+    offsets = []  # fr_landmark's eye centres against YuNet's eyes, in inter-ocular distances
+    for path in list_images(data_dir() / "faces-small"):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        for face in detector.detect(image) if image is not None else []:
+            points = landmarks.landmarks(image, face)
+            distance = float(np.linalg.norm(face.landmarks[0] - face.landmarks[1]))
+            offsets += [np.linalg.norm(points[36:42].mean(0) - face.landmarks[0]) / distance,
+                        np.linalg.norm(points[42:48].mean(0) - face.landmarks[1]) / distance]
+    out.append(f"fr_landmark eye centres vs YuNet's eyes on faces-small ({len(offsets) // 2} faces): median "
+               f"{np.median(offsets):.3f}, 90th percentile {np.percentile(offsets, 90):.3f} inter-ocular distances\n")
     capture = cv2.VideoCapture(str(data_dir() / "faces-small" / "examples" / "short_hamilton_clip.mp4"))
     ears, poses, index = [], [], 0
     while True:

@@ -3,8 +3,9 @@
 The landmark model is FacePlugin's ``fr_landmark.onnx`` (68 points in the iBUG order: eye contours at
 36-41 and 42-47). Its preprocessing, found by testing on real photos: the detector's box widened by
 5 % on each side and lengthened by 10 % at the chin, cropped, converted to grey, resized to 64x64
-and divided by 256; the 136 outputs are (x, y) pairs in fractions of that crop. On 85 faces of
-faces-small and LFW its eye centres lie a median 0.08 inter-ocular distances from YuNet's.
+and divided by 256; the 136 outputs are (x, y) pairs in fractions of that crop. On the 42 faces of
+faces-small its eye centres lie a median 0.074 inter-ocular distances from YuNet's eyes
+(``bench/liveness.py --challenges``).
 
 Eye aspect ratio (EAR, Soukupova and Cech 2016): the mean of the two eyelid gaps divided by the eye's
 width, averaged over both eyes; about 0.3 open, under about 0.2 closed (it varies with the person).
