@@ -147,3 +147,12 @@ def test_bad_input(landmarks):
         ear_from_landmarks(np.zeros((5, 2)))
     with pytest.raises(ValueError):
         turned([0.0], "up")
+
+
+def test_landmarks_refuse_a_box_outside_the_image(landmarks, faces_dir: Path):
+    from sightline.errors import ImageError
+    from sightline.vision.faces.types import Face
+
+    image = cv2.imread(str(faces_dir / "examples" / "obama.jpg"))
+    with pytest.raises(ImageError):
+        landmarks.eye_aspect_ratio(image, Face(box=(5000, 5000, 5100, 5100), score=1.0, landmarks=np.zeros((5, 2))))

@@ -140,3 +140,15 @@ def test_bad_input_gets_clear_errors(passive, store: ModelStore):
     with pytest.raises(ImageError):
         passive.score_many(np.zeros((100, 100), np.uint8), [])
     assert passive.score_many(np.zeros((100, 100, 3), np.uint8), []) == []
+
+
+def test_face_boxes_outside_the_image_are_refused(passive, detector):
+    """A box from another frame or a garbage box would score whatever it crops: refused instead."""
+    from sightline.vision.faces.types import Face
+
+    image, face = _main_face(detector, SAMPLES / "image_T1.jpg")
+    h, w = image.shape[:2]
+    for box in ((w + 10, h + 10, w + 90, h + 90), (-80, -80, 10, 10), (5, 5, 5.5, 5.5), (0, 0, float("nan"), 9)):
+        with pytest.raises(ImageError) as caught:
+            passive.score(image, Face(box=box, score=1.0, landmarks=face.landmarks))
+        assert caught.value.code == "bad_face_box"

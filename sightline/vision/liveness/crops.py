@@ -5,6 +5,24 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from sightline.errors import ImageError
+
+MIN_BOX_PX = 2.0
+MIN_INSIDE = 0.5  # share of the box's area that must lie inside the image
+
+
+def check_box(image_shape: tuple[int, ...], box: tuple[float, float, float, float]) -> None:
+    """Refuse a face box that is degenerate or mostly outside the image (it would crop something else)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    width, height = x2 - x1, y2 - y1
+    if not np.isfinite([x1, y1, x2, y2]).all() or width < MIN_BOX_PX or height < MIN_BOX_PX:
+        raise ImageError(f"face box {box} is too small or not a box", code="bad_face_box")
+    inside_w = max(0.0, min(x2, image_shape[1]) - max(x1, 0.0))
+    inside_h = max(0.0, min(y2, image_shape[0]) - max(y1, 0.0))
+    if inside_w * inside_h < MIN_INSIDE * width * height:
+        raise ImageError(f"face box {box} lies mostly outside the {image_shape[1]}x{image_shape[0]} image",
+                         code="bad_face_box")
+
 
 def scaled_box(image_w: int, image_h: int, box: tuple[float, float, float, float],
                scale: float) -> tuple[int, int, int, int]:

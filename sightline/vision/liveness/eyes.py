@@ -21,6 +21,7 @@ import numpy as np
 
 from sightline.errors import ImageError
 from sightline.vision.faces.types import Face
+from sightline.vision.liveness.crops import check_box
 
 LANDMARK_INPUT = 64
 MARGINS = (0.05, 0.0, 0.05, 0.10)  # left, top, right, bottom, in box widths / heights
@@ -50,6 +51,7 @@ class Landmarks68:
         """(68, 2) float array of (x, y) in ``image`` pixels for ``face`` (``image`` uint8 BGR or grey)."""
         if image is None or image.ndim not in (2, 3) or image.size == 0:
             raise ImageError("landmarks need a non-empty BGR or grey image")
+        check_box(image.shape, face.box)
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         x, y, w, h = self.crop_window(grey.shape[1], grey.shape[0], face.box)
         crop = cv2.resize(grey[y:y + h, x:x + w], (LANDMARK_INPUT, LANDMARK_INPUT), interpolation=cv2.INTER_LINEAR)

@@ -24,7 +24,7 @@ import numpy as np
 
 from sightline.errors import ConfigError, ImageError, NoFaceError
 from sightline.vision.faces.types import Face
-from sightline.vision.liveness.crops import minifasnet_crop, square_crop
+from sightline.vision.liveness.crops import check_box, minifasnet_crop, square_crop
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,8 @@ class PassiveLiveness:
             raise ImageError("liveness needs a uint8 BGR image (H, W, 3)")
         if not faces:
             return []
+        for face in faces:
+            check_box(image.shape, face.box)
         start = time.perf_counter()
         per_net = {net.name: net.probabilities(image, faces)[:, net.live_class] for net in self.nets}
         live = np.mean(np.stack(list(per_net.values())), axis=0)
