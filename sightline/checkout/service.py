@@ -151,7 +151,7 @@ class CheckoutService:
         except CheckoutError as exc:
             self._close(row, REFUSED, None, [exc.message], actor, {"code": exc.code, "frames": len(frames)})
             raise
-        decision = self._judge(row, frames, found)
+        decision = self.judge(row, frames, found)
         decision.elapsed_ms = (time.perf_counter() - started) * 1000.0
         state = APPROVED if decision.approved else DECLINED
         named = decision.subject["id"] if decision.subject else row.claimed_subject
@@ -165,7 +165,8 @@ class CheckoutService:
         """Close the session as refused (its nonce is spent) for a bad attempt, audited with the reason."""
         self._close(row, REFUSED, None, [error.message], actor, {"code": error.code})
 
-    def _judge(self, row: SessionRow, frames: list[TimedFrame], found: Analysis) -> Decision:
+    def judge(self, row: SessionRow, frames: list[TimedFrame], found: Analysis) -> Decision:
+        """Challenge, passive liveness and the fused match of analysed frames (no store change; `decide` records)."""
         reasons: list[str] = []
         passed, seen, why = motion.check(row.challenge, found.motion)
         reasons += why
@@ -197,13 +198,13 @@ class CheckoutService:
         embedder, calibrated = gallery.faces.spec.embedder, gallery.threshold
         if row.claimed_subject:
             templates = payers.templates_of(gallery, row.claimed_subject)
-            threshold = fusion.threshold_at(embedder, fusion.FAR_1_1, calibrated)
+            threshold = fusion.threshold_at(embedder, fusion.FAR_1_1, calibrated, len(vectors))
             match = fusion.score(templates, vectors, row.claimed_subject, threshold)
             return self._with_subject_rules(match, vectors), "1:1"
         eligible = {str(s["id"]): int(s["templates"]) for s in payers.payers(gallery)}
         if not eligible:
             return None, "1:N"
-        threshold = fusion.threshold_1n(embedder, sum(eligible.values()), calibrated)
+        threshold = fusion.threshold_1n(embedder, sum(eligible.values()), calibrated, len(vectors))
         fused = fusion.fuse(vectors)
         ranked = [(sid, score) for sid, score in gallery.search.nearest(fused, 10) if sid in eligible]
         if not ranked:
