@@ -3,7 +3,7 @@
 A plain `sightline serve` (no cameras.yaml) with Lin-Manuel Miranda enrolled. On the Cameras page an admin adds
 a file camera on the Hamilton clip: a misspelt object class is refused with `config validate`'s message; a zone
 is drawn on the picture; the camera starts at once and its events (a "person seen" naming him, zone entries)
-show on the Events page. Changed to 60 fps (more than the clip has), it is restarted with the new settings and
+show on the Events page, and its review items carry a frame strip. Changed to 60 fps (more than the clip has), it is restarted with the new settings and
 warned about as running below its target; disabled, it stops. Saves docs/cameras.png.
 """
 
@@ -91,6 +91,13 @@ def test_add_change_and_disable_a_camera_from_the_ui(server):
         page.get_by_role("link", name="Events").click()
         expect(page.locator('#events-table tbody tr[data-type="person_seen"]', has_text=LIN).first).to_be_visible()
         expect(page.locator('#events-table tbody tr[data-type="zone_enter"]').first).to_contain_text("floor")
+
+        # review: the items of its tracks carry a frame strip (frames across the track, every face blurred)
+        page.get_by_role("link", name="Review").click()
+        strip = page.locator("#review-items article.review-item img.review-strip").first
+        expect(strip).to_have_attribute("src", re.compile(r"^blob:"))
+        page.wait_for_function("img => img.complete && img.naturalHeight === 180 && img.naturalWidth > 600",
+                               arg=strip.element_handle())
 
         # change: the form shows the camera's picture; 60 fps restarts it, and it is warned as below target
         page.get_by_role("link", name="Cameras").click()

@@ -27,6 +27,7 @@ from sightline.video.plates_stage import VehicleStage
 from sightline.video.recognition import FaceTrackRecognizer, FaceTrackState, Recognizer, assign_to_person
 from sightline.video.scenecut import SceneCutDetector
 from sightline.video.sources import Frame
+from sightline.video.strip import TrackStrips, compose_strip
 from sightline.video.tracker import ByteTracker, Track, TrackerConfig
 from sightline.vision.faces.quality import assess_quality
 from sightline.vision.faces.types import Face
@@ -129,6 +130,7 @@ class CameraPipeline:
         self.event_counts: Counter[str] = Counter()
         self._live: dict[int, tuple[str, datetime]] = {}
         self._best: dict[int, _BestView] = {}
+        self.strips = TrackStrips()  # a few frames per track for review items (every face blurred)
         self._face_owner: dict[int, int | None] = {}
         self._last_time: datetime | None = None
 
@@ -257,6 +259,7 @@ class CameraPipeline:
         camera = self.settings.camera
         face_boxes = [f.box for f in faces]
         enrolled = [faces[i].box for i in face_names]
+        searched = self.faces is not None and any(label == self.settings.person_label for label in labels.values())
         for track in tracks:
             label = labels[track.track_id]
             if track.track_id not in self._live:
@@ -268,6 +271,8 @@ class CameraPipeline:
                 best = self._best.get(track.track_id)
                 if best is None or view_score > best.score:
                     self._best[track.track_id] = _BestView(view_score, image, track.box, face_boxes, enrolled, now)
+                if self.snapshots is not None:
+                    self.strips.offer(track.track_id, image, face_boxes if searched else None, now)
             events += self.zones.update(track.track_id, label, track.box, at=now, score=track.score)
         alive = {t.track_id for t in self.tracker.tracks}
         for track_id in [tid for tid in self._live if tid not in alive]:
@@ -278,8 +283,9 @@ class CameraPipeline:
         label, started = self._live.pop(track_id)
         events = self.zones.end(track_id, at=now)
         snapshot = self._write_snapshot(self._best.pop(track_id, None), f"track-{track_id}-{started:%H%M%S}")
+        strip = self._write_strip(track_id, f"strip-{track_id}-{started:%H%M%S}", now)
         events.append(Event(EventType.TRACK_END, self.settings.camera, label, start_time=started, end_time=now,
-                            track_id=track_id, snapshot=snapshot))
+                            track_id=track_id, snapshot=snapshot, data={"strip": strip} if strip else {}))
         return events
 
     def _person_seen(self, state: FaceTrackState, image: np.ndarray, faces: list[Face],
@@ -315,6 +321,18 @@ class CameraPipeline:
         path = self.snapshots.write(view.image, camera=self.settings.camera, name=name, when=view.when,
                                     faces=view.face_boxes, enrolled_boxes=view.enrolled_boxes)
         return str(path)
+
+    def _write_strip(self, track_id: int, name: str, now: datetime) -> str | None:
+        """The track's frame strip (every face blurred) next to its snapshot; None without snapshots."""
+        samples = self.strips.pop(track_id)
+        if self.snapshots is None or len(samples) < 2:
+            return None
+        faces = self.faces
+        strip = compose_strip(samples, lambda image: [] if faces is None else
+                              [f.box for f in faces.detect_array(image, embed=False)])
+        if strip is None:
+            return None
+        return str(self.snapshots.write(strip, camera=self.settings.camera, name=name, when=now, faces=[]))
 
     def _emit(self, event: Event) -> None:
         self.events.append(event)

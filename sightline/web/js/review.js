@@ -1,5 +1,6 @@
 // Review page: one card per track (a person or object passing a camera), Frigate-style: the best snapshot,
-// the time span, who was recognised, and "Mark reviewed" (kept on the server). Unreviewed items first.
+// the time span, a frame strip across the track (every face blurred), who was recognised, and "Mark reviewed"
+// (kept on the server). Unreviewed items first.
 import { api, el, roleAtLeast, toast } from "./api.js";
 import { bindPager, showPageCount } from "./pager.js";
 
@@ -55,6 +56,21 @@ async function snapshot(item, figure) {
   }
 }
 
+// A few frames across the track's life (every face blurred by the server), scrolled sideways when wide.
+async function strip(item, figure) {
+  if (!item.strip_event_id || !roleAtLeast("operator")) return;
+  const img = el("img", { class: "review-strip", alt: `Frames across the track: ${title(item)} on ${item.camera}` });
+  figure.append(el("div", { class: "strip-wrap", tabindex: "0", "aria-label": "Frame strip" }, img));
+  try {
+    const response = await api(`/review/strip/${item.strip_event_id}`, { raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    state.urls.push(url);
+    img.src = url;
+  } catch (error) {
+    img.replaceWith(el("span", { class: "hint small" }, `frame strip: ${error.message}`));
+  }
+}
+
 function markButton(item, card) {
   const button = el("button", { type: "button", class: item.reviewed ? "secondary" : "",
     "aria-label": `${item.reviewed ? "Mark not reviewed" : "Mark reviewed"}: ${title(item)} at ${time(item.start)}` },
@@ -95,7 +111,7 @@ function notThisPerson(person) {
 
 function card(item) {
   const figure = el("div", { class: "review-figure" });
-  snapshot(item, figure);
+  snapshot(item, figure).then(() => strip(item, figure));
   const operator = roleAtLeast("operator");
   const people = item.people.map((p) => el("li", {}, el("strong", {}, p.name),
     p.score !== null ? ` (${p.score.toFixed(2)})` : "", operator ? [" ", notThisPerson(p)] : null));
