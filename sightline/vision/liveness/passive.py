@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,7 +83,6 @@ class LivenessScore:
     threshold: float = DEFAULT_THRESHOLD
     warning: str = ""  # licence warning of an opt-in model, else empty
     ms: float = 0.0
-    extras: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly form (API, audit reasons)."""
