@@ -78,8 +78,8 @@ def challenge_space(steps: int) -> list[tuple[str, ...]]:
     from sightline.checkout.challenge import _OPPOSITE
     from sightline.checkout.policy import STEPS
 
-    return [c for c in permutations(STEPS, steps)
-            if not any(_OPPOSITE.get(a) == b for a, b in zip(c, c[1:], strict=False))]
+    return [c for c in permutations(STEPS, steps) if c != ("move_closer",)
+            and not any(_OPPOSITE.get(a) == b for a, b in zip(c, c[1:], strict=False))]
 
 
 @dataclass
@@ -94,7 +94,7 @@ def run(footage: Path, photo: Path, steps: int = 2) -> tuple[list[Judged], list[
                                                               list[float], bool]:
     """(live judgements, still judgements, replay judgements, analysis ms per live clip, analysis + decision ms
     per live clip, passive liveness on). Stills and replays are judged against every two-step challenge the
-    default draw can give and every one-step challenge."""
+    default draw can give and every one-step challenge it can draw."""
     from sightline.checkout.analysis import analyse
     from sightline.checkout.frames import from_clip
     from sightline.checkout.liveness import Passive
@@ -121,7 +121,7 @@ def run(footage: Path, photo: Path, steps: int = 2) -> tuple[list[Judged], list[
     def judge_clip(name: str, path: Path, challenges: list[tuple[str, ...]]) -> tuple[list[Judged], float, float]:
         frames = from_clip(path.read_bytes(), time.time(), policy.max_frames)
         started = time.perf_counter()
-        found = analyse(gallery.faces, frames, policy.embed_frames)
+        found = analyse(gallery.faces, frames, policy.embed_frames, service.ear_of)
         analysed = (time.perf_counter() - started) * 1000.0
         out = []
         for challenge in challenges:
@@ -129,8 +129,7 @@ def run(footage: Path, photo: Path, steps: int = 2) -> tuple[list[Judged], list[
             out.append(Judged(name, challenge, decision.approved, decision.reasons))
         return out, analysed, (time.perf_counter() - started) * 1000.0 / max(1, len(challenges))
 
-    singles = [(step,) for step in ("turn_left", "turn_right", "blink", "move_closer")]
-    space = challenge_space(steps) + singles  # the default draw (two steps) and every one-step challenge
+    space = challenge_space(steps) + challenge_space(1)  # the default draw (two steps) and every one-step one
     live_j, still_j, replay_j, analysis_ms, decide_ms = [], [], [], [], []
     for name, path in live.items():
         judged, analysed, per_decision = judge_clip(name, path, [("turn_right",)])

@@ -117,6 +117,7 @@ def test_live_clip_pays_1_to_1_and_the_nonce_is_one_time(client, keys, people, c
     assert body["subject"] == {"id": lin, "name": "Lin-Manuel Miranda"}
     assert body["similarity"] >= 0.94 and body["reasons"] == []
     assert body["liveness"]["challenge"]["passed"] is True and "turn_right" in body["liveness"]["challenge"]["seen"]
+    assert body["liveness"]["passive"]["model"] == "minifasnet" and body["liveness"]["passive"]["is_live"] is True
     rows = _audit(client, keys, opened["session"])
     assert len(rows) == 1 and rows[0]["outcome"] == "approved" and rows[0]["subject_id"] == lin
     # no frame is kept: the data folder gained no file but the database's own

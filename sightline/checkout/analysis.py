@@ -15,6 +15,7 @@ from sightline.checkout.errors import CheckoutError
 from sightline.checkout.frames import TimedFrame
 from sightline.engine import FaceEngine
 from sightline.vision.faces.types import Face
+from sightline.vision.liveness import yaw_ratio
 
 SECOND_FACE = 0.5  # another face at least this wide (relative to the main one) is a second person
 MIN_FACE_PX = 40  # smaller faces are too far away to pay with
@@ -53,14 +54,14 @@ def _one_face(faces: list[Face], index: int, total: int, second_before: bool) ->
 def analyse(engine: FaceEngine, frames: Sequence[TimedFrame], embed_frames: int,
             ear_of: Callable[[np.ndarray, Face], float | None] | None = None) -> Analysis:
     """Detect the one face of every frame, measure its pose, and embed the ``embed_frames`` most frontal."""
-    ear_of = ear_of or (lambda image, face: motion.eye_aspect_ratio(image, face.box))
+    ear_of = ear_of or (lambda image, face: motion.eye_aspect_ratio(image, face.box))  # dlib's 68 points
     start = frames[0].at
     moves, faces = [], []
     second = False
     for index, frame in enumerate(frames):
         face, second = _one_face(_faces_of(engine, frame.image_bgr), index, len(frames), second)
-        yaw, eyes = motion.yaw_of(face.landmarks)
-        moves.append(motion.FrameMotion(frame.at - start, yaw, eyes, ear_of(frame.image_bgr, face)))
+        moves.append(motion.FrameMotion(frame.at - start, yaw_ratio(face), motion.eye_distance(face.landmarks),
+                                        ear_of(frame.image_bgr, face)))
         faces.append(face)
     base = float(np.median([m.yaw for m in moves[:motion.BASELINE_FRAMES]]))
     order = sorted(range(len(frames)), key=lambda i: (abs(moves[i].yaw - base), -faces[i].score))

@@ -33,13 +33,16 @@ def new_nonce() -> str:
 
 
 def draw_steps(count: int, fixed: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """``count`` distinct steps in random order (never both turns back to back in the order a lazy
-    head-shake would give them for free), or the ``fixed`` ones when configured."""
+    """``count`` distinct steps in random order, or the ``fixed`` ones when configured. Never both turns back to
+    back (a lazy head-shake would give them for free) and never "move closer" alone (a photo brought closer
+    does it too)."""
     if fixed:
         return tuple(fixed)
     rng = secrets.SystemRandom()
     while True:
         steps = tuple(rng.sample(STEPS, count))
+        if steps == ("move_closer",):
+            continue
         if not any(_OPPOSITE.get(a) == b for a, b in zip(steps, steps[1:], strict=False)):
             return steps
 

@@ -1,11 +1,16 @@
-"""What a face did over a challenge's frames: head turns (YuNet's 5 points), blinks (eye aspect ratio on
-dlib's 68 landmarks) and moving closer (eye distance), and whether that matches the challenge.
+"""What a face did over a challenge's frames: head turns (yaw from YuNet's 5 points), blinks (eye aspect
+ratio from 68 landmarks) and moving closer (eye distance), and whether that matches the challenge.
 
 Yaw is the nose's offset from the eye midpoint along the eye line, in eye distances: positive when the nose
 moves towards the image's right, which is the customer turning to *their* left in an unmirrored camera
-frame. Movements are measured against the first frames (the customer's resting pose), so a face that is
-turned a little throughout still works. A turn the challenge did not ask for, or asked steps in another
-order, fails: a recording of an earlier session (another random challenge) does not pass.
+frame. A turn is a change from the first frames (the resting pose) that also leaves the nose clearly off
+centre, so coming back from a turn is not a turn the other way. Blinks are the vision layer's
+:class:`~sightline.vision.liveness.BlinkDetector` (eyes open, shut under 60 % of the person's open level,
+open again) over the eye aspect ratio of every frame. A flat photo turned about its
+vertical axis keeps its yaw (both eye distance and nose offset shrink alike), but one brought closer does
+"move closer": that step is never drawn alone (see ``challenge.draw_steps``). A turn the challenge did not
+ask for, or asked steps in another order, fails: a recording of an earlier session (another random
+challenge) does not pass.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TURN = 0.25  # yaw change (eye distances) that counts as a head turn
+from sightline.vision.liveness import BlinkDetector
+
+TURN = 0.25  # yaw change (eye distances) that counts as a head turn ...
+TURN_ABSOLUTE = 0.2  # ... when the nose is also this far off centre (0.15 counts as frontal; coming back is no turn)
 CLOSER = 1.25  # eye distance growth that counts as moving closer
-BLINK = 0.7  # eye aspect ratio below this share of the open-eye level counts as closed
 BASELINE_FRAMES = 3
 
 _predictor = None
@@ -35,12 +42,9 @@ class FrameMotion:
     ear: float | None  # eye aspect ratio (both eyes averaged), None when not measured
 
 
-def yaw_of(landmarks: np.ndarray) -> tuple[float, float]:
-    """(yaw, eye distance) from YuNet's 5 points (eye on the image's left first, then right eye, nose tip)."""
-    eye_a, eye_b, nose = (np.asarray(landmarks[i], dtype=np.float64) for i in range(3))
-    distance = float(np.linalg.norm(eye_b - eye_a)) or 1.0
-    direction = (eye_b - eye_a) / distance
-    return float(np.dot(nose - (eye_a + eye_b) / 2.0, direction) / distance), distance
+def eye_distance(landmarks: np.ndarray) -> float:
+    """Pixels between the two eyes of YuNet's 5 points (grows as the face comes closer)."""
+    return float(np.linalg.norm(np.asarray(landmarks[1], dtype=np.float64) - np.asarray(landmarks[0]))) or 1.0
 
 
 def _shape_predictor():
@@ -76,24 +80,24 @@ def events(frames: Sequence[FrameMotion]) -> list[tuple[str, float]]:
     head = frames[:BASELINE_FRAMES]
     base_yaw = float(np.median([f.yaw for f in head]))
     base_eyes = float(np.median([f.eye_distance for f in head]))
-    ears = [f.ear for f in frames if f.ear is not None]
-    open_level = float(np.percentile(ears, 75)) if len(ears) >= 3 else None
     found: list[tuple[str, float]] = []
-    turn, closed, closer = None, False, False
+    turn, closer = None, False
     for frame in frames:
         delta = frame.yaw - base_yaw
-        now = "turn_left" if delta >= TURN else "turn_right" if delta <= -TURN else None
+        now = None
+        if delta >= TURN and frame.yaw >= TURN_ABSOLUTE:
+            now = "turn_left"
+        elif delta <= -TURN and frame.yaw <= -TURN_ABSOLUTE:
+            now = "turn_right"
         if now is not None and now != turn:
             found.append((now, frame.t))
         turn = now
         if not closer and frame.eye_distance >= CLOSER * base_eyes:
             closer = True
             found.append(("move_closer", frame.t))
-        if open_level is not None and frame.ear is not None:
-            is_closed = frame.ear < BLINK * open_level
-            if is_closed and not closed:
-                found.append(("blink", frame.t))
-            closed = is_closed
+    for blink in BlinkDetector().blinks([f.ear for f in frames]):
+        found.append(("blink", frames[blink.closed_at].t))
+    found.sort(key=lambda event: event[1])
     return found
 
 

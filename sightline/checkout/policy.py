@@ -36,6 +36,9 @@ def _fixed() -> tuple[str, ...] | None:
     bad = [s for s in steps if s not in STEPS]
     if bad or not steps:
         raise ConfigError(f"SIGHTLINE_CHECKOUT_CHALLENGE: unknown steps {bad}; use {', '.join(STEPS)}")
+    if set(steps) == {"move_closer"}:
+        raise ConfigError("SIGHTLINE_CHECKOUT_CHALLENGE: 'move_closer' alone is passed by a photo brought closer; "
+                          "add a turn or a blink")
     return steps
 
 

@@ -21,7 +21,7 @@ from sightline.checkout.analysis import Analysis, analyse
 from sightline.checkout.challenge import Challenge, new_challenge
 from sightline.checkout.errors import CheckoutError
 from sightline.checkout.frames import TimedFrame, check_window
-from sightline.checkout.liveness import Passive
+from sightline.checkout.liveness import Passive, eye_aspect_ratio_source
 from sightline.checkout.policy import CheckoutPolicy
 from sightline.errors import SightlineError
 from sightline.gallery.gallery import Gallery
@@ -66,6 +66,7 @@ class CheckoutService:
         self.gallery = gallery
         self.policy = policy or CheckoutPolicy()
         self.passive = passive if passive is not None else Passive()
+        self.ear_of = eye_aspect_ratio_source()
 
     # -- opening ---------------------------------------------------------------------------------------------
     def open(self, *, terminal: str, key_id: str, actor: str, amount: float | None = None,
@@ -147,7 +148,7 @@ class CheckoutService:
         started = time.perf_counter()
         try:
             check_window(frames, row.created_at, row.expires_at, _now(), self.policy.clock_skew_s)
-            found = analyse(self.gallery.faces, frames[:self.policy.max_frames], self.policy.embed_frames)
+            found = analyse(self.gallery.faces, frames[:self.policy.max_frames], self.policy.embed_frames, self.ear_of)
         except CheckoutError as exc:
             self._close(row, REFUSED, None, [exc.message], actor, {"code": exc.code, "frames": len(frames)})
             raise
