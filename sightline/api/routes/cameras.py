@@ -49,11 +49,12 @@ def get_cameras(request: Request) -> CameraService | None:
 
 
 def get_manager(request: Request) -> CameraManager:
-    """The server's camera manager (YAML and UI cameras); 503 while the server is starting."""
+    """The server's camera manager (YAML and UI cameras); 409 when this app runs no jobs (not started by
+    ``sightline serve`` or still starting)."""
     jobs = getattr(request.app.state, "jobs", None)
     manager = getattr(jobs, "manager", None)
     if manager is None:
-        raise ApiError(503, "not_ready", "the camera service is not running yet")
+        raise ApiError(409, "cameras_not_running", "the camera service is not running in this process")
     return manager
 
 
