@@ -30,21 +30,27 @@ import json
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import data_dir, faces_small_dir, list_images, machine_summary, markdown_table  # noqa: E402
-from lfw_embeddings import lfw_root  # noqa: E402
-from lfw_views import Pairs, cosines, shipped_spec, tar_at_far  # noqa: E402
+from lfw_embeddings import lfw_root, load  # noqa: E402
+from lfw_views import Pairs, cosines, fused_vectors, shipped_spec, tar_at_far  # noqa: E402
 from protocol import accuracy, cross_validate  # noqa: E402
 
 from sightline.models.store import ModelStore  # noqa: E402
+from sightline.models.zoo import FACE_BACKENDS  # noqa: E402
+from sightline.vision.faces import fusion  # noqa: E402
 from sightline.vision.faces.thresholds import THRESHOLDS  # noqa: E402
 
 EMBEDDERS = (("faceplugin-feature", "yunet-frfeature"), ("mobileface-v2", "yunet-mobileface"),
              ("insightface-mobilefacenet", "yunet-insightface"))
+FUSED = (("mobileface-v2 in the fusion", "yunet-fused"), ("insightface-mobilefacenet in the fusion",
+                                                         "yunet-fused-insightface"))
+INT8_PARTS = ("mobileface-v2", "insightface-mobilefacenet", "frfeature")
 MAX_DROP = 0.5  # points of accuracy
 
 
@@ -67,20 +73,29 @@ def all_specs() -> list[str]:
     return list(dict.fromkeys(specs + [dlib, yunet_int8_spec(dlib)]))
 
 
-def lfw_row(pairs: Pairs, backend: str, fp32: str, int8: str) -> dict[str, object]:
-    """View-2 figures of the float and int8 caches of ``backend`` (and float-vs-int8 mixed pairs)."""
+def fused_vectors_of(pairs: Pairs, backend: str, int8: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """(left, right, no-face images) of ``backend`` as shipped; ``int8``: its ONNX embedders' int8 files."""
+    name = FACE_BACKENDS[backend].embedder
+    if name not in fusion.FUSIONS:
+        spec = shipped_spec(backend)
+        return pairs.vectors(int8_spec(spec) if int8 else spec)
+    parts = [pairs.vectors(int8_spec(shipped_spec(backend, embedder=part)) if int8 and part in INT8_PARTS
+                           else shipped_spec(backend, embedder=part)) for part, _ in fusion.FUSIONS[name]]
+    return (fused_vectors(name, [p[0] for p in parts])[0], fused_vectors(name, [p[1] for p in parts])[0],
+            max(p[2] for p in parts))
+
+
+def lfw_row(pairs: Pairs, backend: str, fp32: tuple, int8: tuple) -> dict[str, object]:
+    """View-2 figures of ``backend``'s float and int8 (left, right, no-face) vectors, and of mixed pairs."""
     out: dict[str, object] = {"backend": backend}
-    left = {}
-    for label, spec in (("fp32", fp32), ("int8", int8)):
-        lv, rv, no_face = pairs.vectors(spec)
-        left[label] = (lv, rv)
+    for label, (lv, rv, no_face) in (("fp32", fp32), ("int8", int8)):
         scores = cosines(lv, rv)
         result = cross_validate(scores, pairs.same, pairs.folds)
         shipped = THRESHOLDS[backend].value
-        out[label] = {"spec": spec, "accuracy": result.mean, "std": result.std,
+        out[label] = {"accuracy": result.mean, "std": result.std,
                       "tar_at_far_1e-3": tar_at_far(scores, pairs.same, 1e-3),
                       "accuracy_at_shipped": accuracy(scores, pairs.same, shipped), "no_face_images": no_face}
-    mixed = cosines(left["fp32"][0], left["int8"][1])
+    mixed = cosines(fp32[0], int8[1])
     out["mixed_accuracy"] = cross_validate(mixed, pairs.same, pairs.folds).mean
     out["drop_points"] = 100 * (out["fp32"]["accuracy"] - out["int8"]["accuracy"])  # type: ignore[index]
     return out
@@ -88,10 +103,10 @@ def lfw_row(pairs: Pairs, backend: str, fp32: str, int8: str) -> dict[str, objec
 
 def section_embedders(pairs: Pairs) -> list[dict[str, object]]:
     rows = []
-    for model, backend in EMBEDDERS:
-        spec = shipped_spec(backend)
+    for model, backend in EMBEDDERS + FUSED:
         try:
-            rows.append({"model": model, **lfw_row(pairs, backend, spec, int8_spec(spec))})
+            rows.append({"model": model, **lfw_row(pairs, backend, fused_vectors_of(pairs, backend, False),
+                                                   fused_vectors_of(pairs, backend, True))})
         except SystemExit as exc:
             print(f"skipped {model}: {exc}", file=sys.stderr)
     return rows
@@ -144,11 +159,27 @@ def section_yunet(pairs: Pairs | None, store: ModelStore) -> dict[str, object]:
     out["faces_small"] = agreement(list_images(faces_small_dir()), fp32, int8)
     if pairs is not None:
         dlib = shipped_spec("yunet-dlib")
-        try:
-            out["yunet_dlib"] = lfw_row(pairs, "yunet-dlib", dlib, yunet_int8_spec(dlib))
-        except SystemExit as exc:
-            print(f"skipped yunet-dlib: {exc}", file=sys.stderr)
+        subset, fp32_vectors, int8_vectors = cached_pairs(pairs, dlib, yunet_int8_spec(dlib))
+        if subset.same.size:
+            out["yunet_dlib"] = {**lfw_row(subset, "yunet-dlib", fp32_vectors, int8_vectors),
+                                 "pairs": int(subset.same.size)}
     return out
+
+
+def cached_pairs(pairs: Pairs, *specs: str):
+    """The pairs whose two images are in every cache of ``specs`` (all 6,000 once the caches are full),
+    as an object with ``same`` and ``folds``, and each spec's (left, right, no-face) vectors on them."""
+    data = [load(spec, "colour") for spec in specs]
+    indexes = [d.index() for d in data]
+    keep = np.array([all(a in i and b in i for i in indexes) for a, b in zip(pairs.left, pairs.right, strict=True)],
+                    dtype=bool)
+    subset = SimpleNamespace(same=pairs.same[keep], folds=pairs.folds[keep])
+    left = [p for p, k in zip(pairs.left, keep, strict=True) if k]
+    right = [p for p, k in zip(pairs.right, keep, strict=True) if k]
+    vectors = [(d.vectors[[i[p] for p in left]], d.vectors[[i[p] for p in right]],
+                int(sum(not d.detected[i[p]] for p in set(left) | set(right))))
+               for d, i in zip(data, indexes, strict=True)]
+    return subset, *vectors
 
 
 def section_plates(regions: list[str]) -> dict[str, object]:
@@ -236,7 +267,7 @@ def tables(result: dict[str, object]) -> str:
     rows = []
     for row in result.get("embedders", []):
         f, i = row["fp32"], row["int8"]
-        s = speed.get(row["model"])
+        s = speed.get(row["model"].split(" ")[0])
         rows.append([f"`{row['model']}` (`{row['backend']}`)", f"{_pct(f['accuracy'])} / {_pct(i['accuracy'])}",
                      f"{100 * f['tar_at_far_1e-3']:.1f} / {100 * i['tar_at_far_1e-3']:.1f} %",
                      f"{_pct(f['accuracy_at_shipped'])} / {_pct(i['accuracy_at_shipped'])}",
@@ -246,7 +277,8 @@ def tables(result: dict[str, object]) -> str:
     if "yunet_dlib" in yunet:
         f, i = yunet["yunet_dlib"]["fp32"], yunet["yunet_dlib"]["int8"]
         s = speed.get("yunet 250x250")
-        rows.append(["`yunet-2023mar` (`yunet-dlib`)", f"{_pct(f['accuracy'])} / {_pct(i['accuracy'])}",
+        pairs_note = "" if yunet["yunet_dlib"]["pairs"] == 6000 else f", {yunet['yunet_dlib']['pairs']} of 6,000 pairs"
+        rows.append([f"`yunet-2023mar` (`yunet-dlib`{pairs_note})", f"{_pct(f['accuracy'])} / {_pct(i['accuracy'])}",
                      f"{100 * f['tar_at_far_1e-3']:.1f} / {100 * i['tar_at_far_1e-3']:.1f} %",
                      f"{_pct(f['accuracy_at_shipped'])} / {_pct(i['accuracy_at_shipped'])}",
                      _pct(yunet["yunet_dlib"]["mixed_accuracy"]),
