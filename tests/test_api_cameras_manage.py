@@ -98,6 +98,12 @@ def test_bad_settings_get_the_problems_config_validate_reports(served):
                          json={"name": "gate", "url": str(CLIP), "estimate_age": True})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "prohibited_use"
     assert "gate" not in {c["name"] for c in _cameras(base, tokens["viewer"])["configured"]}
+    # valid but probably not meant: saved, with config validate's warning
+    missing = httpx.post(f"{base}/api/v1/cameras", headers=auth(tokens["admin"]), timeout=30,
+                         json={"name": "lost", "url": "/nowhere/clip.mp4", "enabled": False})
+    assert missing.status_code == 201, missing.text
+    assert missing.json()["warnings"] == ["cameras.lost.url: file /nowhere/clip.mp4 does not exist"]
+    assert httpx.delete(f"{base}/api/v1/cameras/lost", headers=auth(tokens["admin"])).status_code == 204
 
 
 def test_only_admins_change_cameras_and_yaml_cameras_stay_read_only(served):

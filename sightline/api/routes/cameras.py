@@ -31,7 +31,7 @@ from sightline.api.errors import ApiError
 from sightline.api.keys_store import ApiKey
 from sightline.errors import ConfigError
 from sightline.jobs.cameras import CameraManager, describe
-from sightline.video.config import NAME_PATTERN, ConfigValidationError
+from sightline.video.config import NAME_PATTERN, ConfigValidationError, SightlineConfig
 from sightline.video.service import CameraService
 from sightline.video.worker import CameraWorker
 
@@ -106,8 +106,10 @@ def _invalid(exc: ConfigValidationError) -> JSONResponse:
 
 
 def _changed(manager: CameraManager, name: str) -> dict[str, Any]:
+    """The camera as saved, with `config validate`'s warnings about it (valid, but probably not meant)."""
     camera = manager.configured()[name]
-    return describe(camera, running=name in manager.service.workers)
+    warnings = SightlineConfig.model_construct(cameras={name: camera.config}).warnings()
+    return {**describe(camera, running=name in manager.service.workers), "warnings": warnings}
 
 
 @router.post("", status_code=201, summary="Add a camera (admin): validated like `config validate`, started at once")

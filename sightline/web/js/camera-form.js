@@ -190,8 +190,9 @@ async function save(onSaved) {
       ? await api(`/cameras/${encodeURIComponent(existing.name)}`, { method: "PUT", json: body() })
       : await api("/cameras", { method: "POST", json: { name: value(form.card, "#cam-name"), ...body() } });
     closeCameraForm();
-    toast(existing ? `Camera ${saved.name} changed: it restarts with the new settings.`
-      : `Camera ${saved.name} added${saved.running ? " and started" : ""}.`);
+    const warned = (saved.warnings || []).map((w) => ` Warning: ${w.replace(/^cameras\.[^.]+\./, "")}.`).join("");
+    toast((existing ? `Camera ${saved.name} changed: it restarts with the new settings.`
+      : `Camera ${saved.name} added${saved.running ? " and started" : ""}.`) + warned);
     await onSaved();
   } catch (error) {
     if (error.problems?.length) problems(error.problems);
