@@ -3,8 +3,9 @@
 A plain `sightline serve` (no cameras.yaml) with Lin-Manuel Miranda enrolled. On the Cameras page an admin adds
 a file camera on the Hamilton clip: a misspelt object class is refused with `config validate`'s message; a zone
 is drawn on the picture; the camera starts at once and its events (a "person seen" naming him, zone entries)
-show on the Events page, and its review items carry a frame strip. Changed to 60 fps (more than the clip has), it is restarted with the new settings and
-warned about as running below its target; disabled, it stops. Saves docs/cameras.png.
+show on the Events page, and its review items carry a frame strip. Changed to 60 fps (more than the clip has),
+it is restarted with the new settings and warned about as running below its target; disabled, it stops. Saves
+docs/cameras.png. Then the Audit page names the enrolled person for a viewer key, and not once he is erased.
 """
 
 from __future__ import annotations
