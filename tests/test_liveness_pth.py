@@ -159,3 +159,17 @@ def test_not_a_checkpoint_is_a_clear_error(tmp_path: Path):
         load_state_dict(junk)
     with pytest.raises(PthError, match="no .pth file"):
         load_state_dict(tmp_path / "missing.pth")
+
+
+def test_a_crafted_tensor_geometry_is_a_clear_error(tmp_path: Path, monkeypatch):
+    """A pickle that BUILDs odd state into a tensor placeholder ends in PthError, not a TypeError."""
+
+    class _Odd(_Tensor):
+        def __reduce__(self):
+            return (*super().__reduce__(), {"size": ("x", "y")})
+
+    ref = _Ref("0", np.zeros(6, dtype=np.float32))
+    path = tmp_path / "odd.pth"
+    _write_zip_pth(path, {"w": _Odd(ref, 0, (2, 3), (3, 1))}, [ref], monkeypatch)
+    with pytest.raises(PthError, match="not a well-formed state dict"):
+        load_state_dict(path)

@@ -268,12 +268,17 @@ def load_state_dict(path: str | Path) -> OrderedDict[str, np.ndarray]:
         raise PthError(f"no .pth file at {path}", code="model_missing")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise PthError(f"{path.name} is larger than {MAX_FILE_BYTES} bytes")
-    result, _ = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
-    if not isinstance(result, dict):
-        raise PthError(f"{path.name} holds a {type(result).__name__}, not a state dict")
-    tensors: OrderedDict[str, np.ndarray] = OrderedDict()
-    for key, value in result.items():
-        if not isinstance(key, str) or not isinstance(value, PendingTensor):
-            raise PthError(f"{path.name}: entry {key!r:.60} is not a named tensor")
-        tensors[key.removeprefix("module.")] = value.materialise()
-    return tensors
+    try:
+        result, _ = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
+        if not isinstance(result, dict):
+            raise PthError(f"{path.name} holds a {type(result).__name__}, not a state dict")
+        tensors: OrderedDict[str, np.ndarray] = OrderedDict()
+        for key, value in result.items():
+            if not isinstance(key, str) or not isinstance(value, PendingTensor):
+                raise PthError(f"{path.name}: entry {key!r:.60} is not a named tensor")
+            tensors[key.removeprefix("module.")] = value.materialise()
+        return tensors
+    except PthError:
+        raise
+    except Exception as exc:  # a crafted file can reach odd states (e.g. BUILD on our placeholders)
+        raise PthError(f"{path.name} is not a well-formed state dict: {type(exc).__name__}: {exc}") from None
