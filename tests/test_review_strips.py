@@ -35,7 +35,8 @@ def seen_faces(engine, tile: np.ndarray, size: tuple[int, int]) -> int:
 
 @pytest.fixture(scope="module")
 def clip_run(tmp_path_factory, faces_dir, engine):
-    """(pipeline events, snapshot folder) of the clip with Lin-Manuel Miranda enrolled."""
+    """(pipeline events, snapshot folder, data home, his subject id) of the clip with Lin-Manuel Miranda enrolled
+    (events stored in the gallery's database)."""
     home = tmp_path_factory.mktemp("strips")
     with Gallery.open(home / "home", engine=engine) as gallery:
         subject = gallery.create_subject(name="Lin-Manuel Miranda", legal_basis="consent", purpose="strip test",
@@ -43,7 +44,7 @@ def clip_run(tmp_path_factory, faces_dir, engine):
         gallery.enroll(subject["id"], [faces_dir / LIN])
         pipeline = build_pipeline("stage", gallery=gallery, face_engine=engine, snapshot_dir=home / "snaps")
         run(pipeline, FrameSource(faces_dir / CLIP, fps=5).open(), lambda result: None)
-    return list(pipeline.events), home / "snaps"
+    return list(pipeline.events), home / "snaps", home / "home", subject["id"]
 
 
 def test_sample_spreads_over_the_whole_track_in_bounded_memory():
@@ -80,7 +81,7 @@ def test_every_face_is_blurred_even_when_the_caller_did_not_search(engine, faces
 def test_track_ends_carry_a_strip_in_which_nobody_can_be_recognised(clip_run, engine, faces_dir):
     """Every face in every strip frame is too blurred to match him (the recognition's own snapshot, brought down
     to strip size, still matches: the check would see a sharp face)."""
-    events, _ = clip_run
+    events = clip_run[0]
     ends = [e for e in events if e.type is EventType.TRACK_END and e.data.get("strip")]
     assert len(ends) >= 3
     lin = engine.embed(faces_dir / LIN)
@@ -107,8 +108,31 @@ def test_track_ends_carry_a_strip_in_which_nobody_can_be_recognised(clip_run, en
     assert all(value < threshold - 0.1 for value in found), sorted(found)[-3:]
 
 
+def test_erasure_leaves_strips_that_name_and_show_nobody(clip_run, engine):
+    """Erasing him removes his recognitions and their sharp snapshots; the strips of his tracks stay as an unknown
+    person's track does (every face blurred, shown above), tied to no subject, so no export lists them."""
+    from sightline.jobs.hooks import install_hooks
+    from sightline.store.events_repo import EventRow
+
+    events, _, home, subject_id = clip_run
+    install_hooks()
+    seen = [Path(e.snapshot) for e in events if e.type is EventType.PERSON_SEEN and e.snapshot]
+    strips = [Path(e.data["strip"]) for e in events if e.data.get("strip")]
+    assert seen and all(p.exists() for p in seen)
+    with Gallery.open(home, engine=engine) as gallery:
+        export = gallery.export(subject_id, home / "export")
+        assert "strip-" not in (export / "subject.json").read_text()
+        gallery.erase(subject_id, reason="request")
+        with gallery.sessions() as session:
+            rows = session.query(EventRow).all()
+    assert rows and not [r for r in rows if r.subject_id == subject_id or r.type == "person_seen"]
+    assert not any(p.exists() for p in seen)  # his sharp snapshots are gone
+    assert all(p.exists() for p in strips)  # the blurred strips stay, like any stranger's track
+    assert {r.data.get("strip") for r in rows if r.type == "track_end"} >= {str(p) for p in strips}
+
+
 def test_retention_removes_the_strips_with_the_snapshots(clip_run):
-    events, snaps = clip_run
+    events, snaps = clip_run[:2]
     strips = [Path(e.data["strip"]) for e in events if e.data.get("strip")]
     old = time.time() - 10 * 86400
     for path in strips:
