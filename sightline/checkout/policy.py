@@ -57,7 +57,6 @@ class CheckoutPolicy:
     max_frames: int = 48  # frames analysed per attempt (a clip is sampled down to this)
     embed_frames: int = 3  # the most frontal frames are embedded and fused
     clock_skew_s: float = 2.0  # a terminal's clock may be this far off the server's
-    keep_frames: bool = field(default_factory=lambda: os.environ.get("SIGHTLINE_CHECKOUT_KEEP_FRAMES", "") == "1")
 
     def __post_init__(self) -> None:
         if not 3.0 <= self.expiry_s <= 300.0:
