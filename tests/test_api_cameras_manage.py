@@ -147,18 +147,32 @@ def test_a_camera_added_runs_at_once_is_restarted_when_changed_and_stops_when_di
     assert _wait(lambda: status()["stage"]["fps_target"] == 3 and status()["stage"]["status"] == "finished", 90)
     assert status()["stage"]["frames"] > 0
 
+    ended = threading.Event()
+
+    def watch() -> None:  # a live view open on the camera while it is disabled
+        with httpx.stream("GET", f"{base}/api/v1/cameras/stage/mjpeg", headers=admin, timeout=30) as response:
+            assert response.status_code == 200
+            for _ in response.iter_bytes():
+                pass
+        ended.set()
+
+    viewer = threading.Thread(target=watch, daemon=True)
+    viewer.start()
+    assert _wait(lambda: _cameras(base, tokens["viewer"])["viewers"] == 1, 10)
     disabled = httpx.put(f"{base}/api/v1/cameras/stage", headers=admin, timeout=30,
                          json={"enabled": False})
     assert disabled.status_code == 200 and disabled.json()["enabled"] is False
     listed = _cameras(base, tokens["viewer"])
     assert "stage" not in {c["name"] for c in listed["cameras"]} and "stage" in listed["disabled"]
     assert "stage" not in app.state.cameras.workers
+    assert ended.wait(10), "the live view of a disabled camera did not end"
 
     assert httpx.delete(f"{base}/api/v1/cameras/stage", headers=admin).status_code == 204
     assert "stage" not in {c["name"] for c in _cameras(base, tokens["viewer"])["configured"]}
     with app.state.sightline.sessions() as session:
         rows = [entry_to_dict(r) for r in session.query(AuditEntry).filter(AuditEntry.action.like("cameras.%"))]
-    actions = [(r["action"], r["details"].get("camera")) for r in rows]
+    actions = [(r["action"], r["details"].get("camera")) for r in rows
+               if r["action"] in ("cameras.create", "cameras.update", "cameras.delete")]
     assert [a for a in actions if a[1] == "stage"] == [("cameras.create", "stage"), ("cameras.update", "stage"),
                                                       ("cameras.update", "stage"), ("cameras.delete", "stage")]
     update = next(r for r in rows if r["action"] == "cameras.update")

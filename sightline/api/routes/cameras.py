@@ -186,11 +186,13 @@ def live_view(name: str = CameraName, key: ApiKey = Operator, state: AppState = 
 
 
 async def _parts(service: CameraService, worker: CameraWorker) -> AsyncIterator[bytes]:
-    """Multipart body: frames are encoded in a worker thread, never on the event loop."""
+    """Multipart body: frames are encoded in a worker thread, never on the event loop. The stream ends with the
+    server, or when its camera is removed, disabled or restarted (the UI then shows "Live view ended")."""
     service.viewer_opened()
     try:
         sent_seq, sent_at = -1, 0.0
-        while not service.stopping.is_set():
+        # until the server stops, or the camera is removed, disabled or restarted with new settings
+        while not service.stopping.is_set() and service.workers.get(worker.name) is worker:
             now = time.monotonic()
             if worker.frame_seq != sent_seq or now - sent_at >= KEEPALIVE_S:
                 frame = await to_thread.run_sync(worker.latest_jpeg)
