@@ -111,9 +111,23 @@ def test_add_change_and_disable_a_camera_from_the_ui(server):
         page.evaluate("window.scrollTo(0, 0)")
         save_screenshot(page.screenshot(full_page=False), SCREENSHOT)
         assert SCREENSHOT.stat().st_size < 250_000
+        # a second zone drawn with the keyboard only: arrows move the cross, Enter places a corner
+        zone_canvas = form.locator("#zone-canvas")
+        zone_canvas.focus()
+        for keys in (["ArrowLeft"], ["ArrowUp"], ["ArrowRight", "ArrowRight"], ["ArrowDown", "ArrowDown"]):
+            for key in keys:
+                zone_canvas.press(key)
+            zone_canvas.press("Enter")
+        expect(zone_canvas).to_have_attribute("data-points", "4")
+        form.get_by_label("Zone name").fill("door")
+        form.get_by_role("button", name="Close zone").click()
+        expect(zone_canvas).to_have_attribute("data-zones", "2")
         form.get_by_label("Frames per second").fill("60")
         form.get_by_role("button", name="Save changes").click()
         expect(card).to_contain_text("target 60.0")
+        expect(card).to_contain_text("zones: door, floor")
+        door = httpx.get(f"{base}/api/v1/cameras/stage/config", headers={"Authorization": f"Bearer {token}"}).json()
+        assert door["zones"]["door"]["points"] == [[0.45, 0.5], [0.45, 0.45], [0.55, 0.45], [0.55, 0.55]]
         warning = card.locator("[data-warning]")
         expect(warning).to_contain_text(re.compile(r"below its target of 60 fps"), timeout=60_000)
         expect(page.locator("#cameras-note")).to_contain_text("Below target rate: stage")

@@ -58,8 +58,9 @@ def fps_warning(status: dict[str, Any]) -> str | None:
     rate, target = status["fps_average"], status["fps_target"]
     if rate >= SLOW_RATIO * target:
         return None
-    return (f"runs at {rate:.1f} fps, below its target of {target:g} fps: frames are skipped. Lower its fps or "
-            "its classes, turn off face recognition, or give the server more CPU")
+    why = "the file is read slower than real time" if status.get("kind") == "file" else "frames are dropped"
+    return (f"runs at {rate:.1f} fps, below its target of {target:g} fps ({why}): lower its fps or its classes, "
+            "turn off face recognition, or give the server more CPU")
 
 
 class CameraManager:

@@ -53,10 +53,11 @@ function build(existing, onSaved) {
           checked: existing ? existing.enabled : true }), "Enabled")),
       el("div", {},
         el("span", { class: "label", id: "zones-label" }, "Zones"),
-        el("p", { class: "hint small", id: "zone-help" }, "Click the picture to place a zone's corners, name it, then "
-          + "press Close zone."),
+        el("p", { class: "hint small", id: "zone-help" }, "Click the picture to place a zone's corners (or focus it, "
+          + "move the cross with the arrow keys and press Enter), name the zone, then press Close zone."),
         el("canvas", { id: "zone-canvas", class: "zone-canvas", width: BLANK.width, height: BLANK.height,
-          role: "img", "aria-label": "Camera picture with its zones", tabindex: "0" }),
+          role: "img", "aria-label": "Camera picture with its zones", "aria-describedby": "zone-help",
+          tabindex: "0" }),
         el("div", { class: "row" },
           el("label", { for: "zone-name", class: "sr-only" }, "Zone name"),
           el("input", { id: "zone-name", placeholder: "zone name, e.g. door", autocomplete: "off", maxlength: 64 }),
@@ -68,6 +69,7 @@ function build(existing, onSaved) {
       el("button", { type: "button", class: "secondary", id: "cam-cancel" }, "Cancel"),
       el("button", { type: "submit", id: "cam-save" }, existing ? "Save changes" : "Add camera")));
   card.querySelector("#zone-canvas").addEventListener("click", addPoint);
+  card.querySelector("#zone-canvas").addEventListener("keydown", keyPoint);
   card.querySelector("#zone-close").addEventListener("click", closeZone);
   card.querySelector("#zone-undo").addEventListener("click", () => { form.points.pop(); draw(); });
   card.querySelector("#cam-cancel").addEventListener("click", closeCameraForm);
@@ -90,6 +92,23 @@ function addPoint(event) {
   const x = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
   const y = Math.min(1, Math.max(0, (event.clientY - box.top) / box.height));
   form.points.push([Number(x.toFixed(3)), Number(y.toFixed(3))]);
+  draw();
+}
+
+// Keyboard drawing: arrows move a cross (Shift: smaller steps), Enter or Space places a corner there.
+function keyPoint(event) {
+  const step = event.shiftKey ? 0.01 : 0.05;
+  const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+  form.cursor = form.cursor || [0.5, 0.5];
+  if (moves[event.key]) {
+    const [dx, dy] = moves[event.key];
+    form.cursor = [Math.min(1, Math.max(0, form.cursor[0] + dx)), Math.min(1, Math.max(0, form.cursor[1] + dy))];
+  } else if (event.key === "Enter" || event.key === " ") {
+    form.points.push(form.cursor.map((v) => Number(v.toFixed(3))));
+  } else {
+    return;
+  }
+  event.preventDefault();
   draw();
 }
 
@@ -152,6 +171,14 @@ function draw() {
     ctx.stroke();
     ctx.fillStyle = "#f9ab00";
     for (const [x, y] of form.points) ctx.fillRect(x * width - 4, y * height - 4, 8, 8);
+  }
+  if (form.cursor && document.activeElement === canvas) {
+    const [cx, cy] = [form.cursor[0] * width, form.cursor[1] * height];
+    ctx.strokeStyle = "#f9ab00";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.moveTo(cx - 12, cy); ctx.lineTo(cx + 12, cy); ctx.moveTo(cx, cy - 12); ctx.lineTo(cx, cy + 12);
+    ctx.stroke();
   }
   canvas.dataset.zones = String(Object.keys(form.zones).length);
   canvas.dataset.points = String(form.points.length);
