@@ -17,9 +17,12 @@ export async function openCameraForm(existing, onSaved) {
   form = { card, existing, points: [], image: null,
     zones: Object.fromEntries(Object.entries(existing?.zones || {}).map(([name, zone]) => [name, zone.points])) };
   renderZones();
-  card.querySelector(existing ? "#cam-url" : "#cam-name").focus();
-  if (existing?.running) await loadFrame(existing.name);
   draw();
+  card.querySelector(existing ? "#cam-url" : "#cam-name").focus();
+  if (existing?.running) {
+    await loadFrame(existing.name);
+    if (form?.card === card) draw();
+  }
 }
 
 export function closeCameraForm() {
@@ -181,6 +184,7 @@ function draw() {
     ctx.stroke();
   }
   canvas.dataset.zones = String(Object.keys(form.zones).length);
+  canvas.dataset.picture = form.image ? "frame" : "blank";
   canvas.dataset.points = String(form.points.length);
 }
 
