@@ -213,3 +213,28 @@ def test_fps_warning_only_below_the_target():
     assert fps_warning({**row, "fps_average": 4.8}) is None
     assert fps_warning({**row, "frames": 3}) is None  # too early to tell
     assert fps_warning({**row, "status": "reconnecting"}) is None
+
+
+def test_a_camera_whose_secret_key_was_replaced_is_skipped_not_fatal(tmp_path):
+    """A lost or replaced camera-secrets.key: that camera is not started (a warning), the others load, and it
+    can still be removed."""
+    from sightline.gallery.gallery import Gallery
+    from sightline.jobs import camera_store
+    from sightline.jobs.camera_store import CameraSecrets
+    from sightline.store import cameras_repo
+
+    with Gallery.open(tmp_path / "home") as gallery:
+        first = CameraSecrets(tmp_path / "a")
+        with gallery.sessions.begin() as session:
+            for name in ("gate", "yard"):
+                config = camera_store.validate(name, {"url": f"rtsp://u:{PASSWORD}@10.0.0.5/{name}"})
+                camera_store.save(session, first, name, config, {"url": config.url}, actor="pytest", new=True)
+            config = camera_store.validate("door", {"url": "rtsp://10.0.0.6/door"})
+            camera_store.save(session, CameraSecrets(tmp_path / "b"), "door", config, {"url": config.url},
+                              actor="pytest", new=True)
+        with gallery.sessions() as session:
+            loaded = camera_store.load(session, first)
+        assert sorted(loaded) == ["gate", "yard"]  # door was sealed under another key: skipped
+        assert loaded["gate"].config.url == f"rtsp://u:{PASSWORD}@10.0.0.5/gate"
+        with gallery.sessions.begin() as session:
+            assert cameras_repo.delete_camera(session, "door")

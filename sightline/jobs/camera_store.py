@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sightline.errors import ConfigError
@@ -117,7 +118,12 @@ def load(session: Any, secrets: CameraSecrets) -> dict[str, StoredCamera]:
     """Every stored camera, decrypted and validated again (a row that no longer validates is skipped)."""
     out: dict[str, StoredCamera] = {}
     for row in cameras_repo.list_cameras(session):
-        url = secrets.open(row.name, row.url_nonce, row.url_ciphertext)
+        try:
+            url = secrets.open(row.name, row.url_nonce, row.url_ciphertext)
+        except InvalidTag:  # camera-secrets.key lost or replaced: say so, keep the others running
+            log.warning("stored camera %s: its source URL cannot be decrypted (is %s the key it was saved with?): "
+                        "not started; add it again", row.name, secrets.path)
+            continue
         try:
             config = validate(row.name, {**row.settings, "url": url, "enabled": row.enabled})
         except ConfigError as exc:  # e.g. a class a newer model list dropped: keep the others running

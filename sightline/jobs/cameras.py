@@ -140,10 +140,13 @@ class CameraManager:
         return self.configured()[name]
 
     def delete(self, name: str, *, actor: str) -> None:
-        """Forget a UI camera (its events stay, under the usual retention); its worker stops."""
-        self._ui_camera(name)
+        """Forget a UI camera (its events stay, under the usual retention); its worker stops. A stored camera
+        that no longer loads (its URL cannot be decrypted) can be removed too."""
+        if self.yaml is not None and name in self.yaml.cameras:
+            self._ui_camera(name)  # raises: the file's camera is read-only here
         with self.gallery.sessions.begin() as session:
-            cameras_repo.delete_camera(session, name)
+            if not cameras_repo.delete_camera(session, name):
+                raise ConfigError(f"no camera named {name!r}", code="camera_not_found")
             self.gallery.audit.append(session, actor=actor, action="cameras.delete", details={"camera": name})
         self.sync()
 
