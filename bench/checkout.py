@@ -74,8 +74,8 @@ def knots_table(backends: list[str]) -> str:
     for backend in backends:
         v1, _ = lfw.views(backend)
         imp1 = lfw.impostor_scores(v1)
-        knots = [(far, lfw.threshold_at(imp1, far)) for far in (1e-3, 1e-4, 1e-5, 1e-6)]
-        single, three = (r.threshold_1e4 for r in lfw.fusion_rows(v1, 0.0, 0.0, ks=(1, 3)))
+        knots = [(far, lfw.threshold_at(imp1, far)) for far in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)]
+        single, three = (r.threshold_1e4 for r in lfw.fusion_rows(v1, 0.0, -1.0, ks=(1, 3)))
         rows.append([backend, FACE_BACKENDS[backend].embedder,
                      ", ".join(f"({far:.0e}, {t:.4f})" for far, t in knots), f"{three - single:+.4f}"])
     return markdown_table(["backend", "embedder", "view-1 (FAR, threshold) knots", "fusion raise (3 vs 1 photo, "
@@ -90,19 +90,20 @@ def fusion_table(backend: str) -> str:
     rows = []
     for k in (1, 2, 3):
         shipped = fusion.threshold_at(embedder, fusion.FAR_1_1, 0.0, k)
-        row = [r for r in lfw.fusion_rows(v2, shipped, fusion.FRAME_SLACK) if r.frames == k][0]
+        bar = fusion.frame_threshold(embedder, 0.0)
+        row = [r for r in lfw.fusion_rows(v2, shipped, bar) if r.frames == k][0]
         rows.append([k, row.genuine, f"{row.impostor:,}", f"{shipped:.4f}", pct(row.frr_shipped, 1),
                      f"{row.far_shipped:.1e}", f"{row.threshold_1e4:.4f}", pct(row.frr_at_1e4, 1)])
     return markdown_table(["photos fused", "genuine attempts", "impostor attempts", "shipped threshold",
                            "FRR there", "FAR there", "view-2 threshold at FAR 1e-4", "FRR at FAR 1e-4"], rows)
 
 
-def attack_tables(steps: int) -> str:
+def attack_tables(steps: int, backend: str = "auto") -> str:
     import checkout_attacks as attacks
 
     examples = data_dir() / "faces-small" / "examples"
     live, stills, replays, analysis_ms, decide_ms, passive_on = attacks.run(
-        examples / "short_hamilton_clip.mp4", examples / "lin-manuel-miranda.png", steps)
+        examples / "short_hamilton_clip.mp4", examples / "lin-manuel-miranda.png", steps, backend)
     performs = {"replay: recording (turns right)": ("turn_right",), "replay: mirrored (turns left)": ("turn_left",)}
     same = [j for j in replays if performs[j.clip] == j.challenge]
     other = [j for j in replays if performs[j.clip] != j.challenge]
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--no-lfw", action="store_true")
     parser.add_argument("--no-attacks", action="store_true")
+    parser.add_argument("--attack-backend", default="auto", help="face backend the checkout runs (default: auto)")
     args = parser.parse_args()
     print(f"<!-- {machine_summary()} -->")
     if not args.no_lfw:
@@ -158,8 +160,11 @@ def main() -> None:
         print(fusion_table(args.fusion_backend))
     if not args.no_attacks:
         os.environ.setdefault("SIGHTLINE_MODELS", str(data_dir().parent / "models"))
-        print("\n### Presentation attacks and live attempts (real footage)\n")
-        print(attack_tables(args.steps))
+        from sightline.engine import FaceEngine
+
+        backend = FaceEngine(args.attack_backend).backend
+        print(f"\n### Presentation attacks and live attempts (real footage, {backend})\n")
+        print(attack_tables(args.steps, args.attack_backend))
 
 
 if __name__ == "__main__":

@@ -90,8 +90,8 @@ class Judged:
     reasons: list[str]
 
 
-def run(footage: Path, photo: Path, steps: int = 2) -> tuple[list[Judged], list[Judged], list[Judged], list[float],
-                                                              list[float], bool]:
+def run(footage: Path, photo: Path, steps: int = 2, backend: str = "auto") -> tuple[
+        list[Judged], list[Judged], list[Judged], list[float], list[float], bool]:
     """(live judgements, still judgements, replay judgements, analysis ms per live clip, analysis + decision ms
     per live clip, passive liveness on). Stills and replays are judged against every two-step challenge the
     default draw can give and every one-step challenge it can draw."""
@@ -106,7 +106,7 @@ def run(footage: Path, photo: Path, steps: int = 2) -> tuple[list[Judged], list[
 
     work = Path(tempfile.mkdtemp(prefix="checkout-bench-"))
     live, stills, replays = build(footage, photo, work)
-    gallery = Gallery.open(work / "home", None, FaceEngine())
+    gallery = Gallery.open(work / "home", None, FaceEngine(backend))
     lin = gallery.create_subject(name="Lin-Manuel Miranda", legal_basis="consent", evidence="BENCH",
                                  purpose="checkout benchmark", retain_until=datetime.now(UTC) + timedelta(days=1))
     gallery.enroll(lin["id"], [photo])

@@ -124,11 +124,12 @@ class FusionRow:
     threshold_1e4: float
 
 
-def fusion_rows(faces: Faces, threshold: float, slack: float, ks: tuple[int, ...] = (1, 2, 3)) -> list[FusionRow]:
+def fusion_rows(faces: Faces, threshold: float, frame_bar: float,
+                ks: tuple[int, ...] = (1, 2, 3)) -> list[FusionRow]:
     """Attempts of ``k`` fused probe photos against one enrolment photo, for people with >= 1 + max(k) photos:
     the same probe photos for every k (each photo alone for k = 1). Impostor attempts: every person's fused
     probes against every other person's enrolment photo. Accepted like the checkout: fused score >= t and
-    every single photo >= t - slack."""
+    every single photo >= ``frame_bar``."""
     kmax = max(ks)
     people = [p for p in np.unique(faces.people) if np.sum(faces.people == p) >= 1 + kmax]
     enrol = np.vstack([faces.vectors[faces.people == p][0] for p in people])
@@ -150,8 +151,8 @@ def fusion_rows(faces: Faces, threshold: float, slack: float, ks: tuple[int, ...
         genuine_mask = owner_a[:, None] == np.arange(len(people))[None, :]
         g_score, g_min = scores[genuine_mask], per_frame_min[genuine_mask]
         i_score, i_min = scores[~genuine_mask], per_frame_min[~genuine_mask]
-        accept_g = (g_score >= threshold) & (g_min >= threshold - slack)
-        accept_i = (i_score >= threshold) & (i_min >= threshold - slack)
+        accept_g = (g_score >= threshold) & (g_min >= frame_bar)
+        accept_i = (i_score >= threshold) & (i_min >= frame_bar)
         oracle = threshold_at(i_score, 1e-4)
         rows.append(FusionRow(k, int(g_score.size), int(i_score.size), float(1 - accept_g.mean()),
                               float(accept_i.mean()), frr(g_score, oracle), oracle))

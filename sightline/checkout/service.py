@@ -200,21 +200,25 @@ class CheckoutService:
         if row.claimed_subject:
             templates = payers.templates_of(gallery, row.claimed_subject)
             threshold = fusion.threshold_at(embedder, fusion.FAR_1_1, calibrated, len(vectors))
-            match = fusion.score(templates, vectors, row.claimed_subject, threshold)
+            match = fusion.score(templates, vectors, row.claimed_subject, threshold,
+                                 fusion.frame_threshold(embedder, calibrated))
             return self._with_subject_rules(match, vectors), "1:1"
         eligible = {str(s["id"]): int(s["templates"]) for s in payers.payers(gallery)}
         if not eligible:
             return None, "1:N"
-        threshold = fusion.threshold_1n(embedder, sum(eligible.values()), calibrated, len(vectors))
+        compared = sum(eligible.values())
+        threshold = fusion.threshold_1n(embedder, compared, calibrated, len(vectors))
         fused = fusion.fuse(vectors)
         ranked = [(sid, score) for sid, score in gallery.search.nearest(fused, 10) if sid in eligible]
         if not ranked:
             return None, "1:N"
         best_id = ranked[0][0]
         match = self._with_subject_rules(fusion.score(payers.templates_of(gallery, best_id), vectors, best_id,
-                                                      threshold), vectors)
+                                                      threshold, fusion.frame_threshold(embedder, calibrated,
+                                                                                        compared)), vectors)
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < fusion.MARGIN_1N:
-            return fusion.Match(best_id, match.similarity, match.frame_min, 2.0), "1:N"  # too close to tell apart
+            too_close = fusion.Match(best_id, match.similarity, match.frame_min, 2.0, match.frame_threshold)
+            return too_close, "1:N"  # the best two payers are too close to tell apart
         return match, "1:N"
 
     def _with_subject_rules(self, match: fusion.Match, vectors: list[np.ndarray]) -> fusion.Match:
@@ -224,7 +228,7 @@ class CheckoutService:
         negative = search.negative_score(match.subject_id, fusion.fuse(vectors))
         if negative is not None and match.similarity < negative + NEGATIVE_MARGIN:
             threshold = 2.0  # closer to a face marked "not this person" than to the subject
-        return fusion.Match(match.subject_id, match.similarity, match.frame_min, threshold)
+        return fusion.Match(match.subject_id, match.similarity, match.frame_min, threshold, match.frame_threshold)
 
     def _close(self, row: SessionRow, state: str, subject_id: str | None, reasons: list[str], actor: str,
                details: dict[str, Any] | None = None) -> None:
