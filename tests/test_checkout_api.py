@@ -220,6 +220,10 @@ def test_rate_limits_and_lock_outs(client, keys, people, clips):
         _open(client, keys["terminal"], "till-busy")
     limited = _open(client, keys["terminal"], "till-busy", status=429)
     assert limited["error"]["code"] == "rate_limited"
+    opens = client.get("/api/v1/audit", headers=auth(keys["admin"]),
+                       params={"action": "checkout.open", "limit": 200}).json()["items"]
+    assert any(r["outcome"] == "refused" and r["details"] == {"terminal": "till-busy", "code": "rate_limited"}
+               for r in opens)
     alex = people["Alex Lacamoire"]
     wall = no_face_jpeg()
     for attempt in range(3):

@@ -75,8 +75,13 @@ class CheckoutService:
         terminal = _terminal_name(terminal)
         claimed = payers.require_payer(self.gallery, subject)["id"] if subject else None
         now = _now()
-        with self.gallery.sessions() as session:
-            self._check_limits(session, terminal, claimed, now)
+        try:
+            with self.gallery.sessions() as session:
+                self._check_limits(session, terminal, claimed, now)
+        except CheckoutError as exc:
+            self.gallery.audit.record(actor=actor, action="checkout.open", subject_id=claimed, outcome="refused",
+                                      details={"terminal": terminal, "code": exc.code})
+            raise
         challenge = new_challenge(self.policy.steps, self.policy.fixed_challenge)
         row = SessionRow(id=f"co_{secrets.token_hex(12)}", nonce=challenge.nonce, terminal=terminal, key_id=key_id,
                          challenge=list(challenge.steps), amount=None if amount is None else f"{amount:.2f}",
@@ -149,10 +154,10 @@ class CheckoutService:
         try:
             check_window(frames, row.created_at, row.expires_at, _now(), self.policy.clock_skew_s)
             found = analyse(self.gallery.faces, frames[:self.policy.max_frames], self.policy.embed_frames, self.ear_of)
-        except CheckoutError as exc:
+            decision = self.judge(row, frames, found)
+        except SightlineError as exc:  # no face, two faces, a face box off the picture...: the nonce is spent
             self._close(row, REFUSED, None, [exc.message], actor, {"code": exc.code, "frames": len(frames)})
             raise
-        decision = self.judge(row, frames, found)
         decision.elapsed_ms = (time.perf_counter() - started) * 1000.0
         state = APPROVED if decision.approved else DECLINED
         named = decision.subject["id"] if decision.subject else row.claimed_subject
