@@ -222,8 +222,9 @@ def _dedup(data: Embedded) -> Embedded:
                     data.eye_px[keep], data.quality[keep], data.sharpness[keep], data.pose[keep])
 
 
-def detail(backend: str, condition: str) -> np.ndarray:
-    """:func:`face_detail` of every cached row of (backend, condition), computed once (detector only) and cached."""
+def detail(backend: str, condition: str, engine_backend: str | None = None) -> np.ndarray:
+    """:func:`face_detail` of every cached row of (backend, condition), computed once (detector only) and cached;
+    ``engine_backend`` names the shipped backend whose detector made the cache when ``backend`` is a spec."""
     from lfw import centre_face, pick_face
 
     from sightline import FaceEngine
@@ -237,7 +238,7 @@ def detail(backend: str, condition: str) -> np.ndarray:
             known = dict(zip([str(p) for p in saved["paths"]], saved["detail"].tolist(), strict=True))
     todo = [p for p in data.paths if p not in known]
     if todo:
-        detector = FaceEngine(backend).detector
+        detector = FaceEngine(engine_backend or backend).detector
         for rel in todo:
             pixels = degrade(cv2.imread(str(lfw_root() / "images" / rel), cv2.IMREAD_COLOR), condition)
             h, w = pixels.shape[:2]

@@ -31,21 +31,24 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from open_set_data import Probes, View1, View2, load_caches, probes_of, synthetic_fill, view1, view2  # noqa: E402
 
-from sightline.calibration.impostor import ImpostorCurve  # noqa: E402
+from sightline.calibration.impostor import ImpostorCurve, identity_upper_bound  # noqa: E402
 from sightline.calibration.operating_point import fmr_for_fpir  # noqa: E402
 from sightline.calibration.policy import DEFAULT_TARGET_FPIR, SHIPPED_FILE, OpenSetPolicy  # noqa: E402
+from sightline.models.zoo import FACE_BACKENDS  # noqa: E402
 from sightline.vision.faces.thresholds import THRESHOLDS  # noqa: E402
 
-EMBEDDERS = {"yunet-dlib": "dlib-resnet", "dlib": "dlib-resnet", "yunet-faceres": "faceres"}
 MIN_CURVE_PROBES = 100
 REFUSE_FNIR = 0.5  # a condition whose view-1 FNIR at the target (100 templates) is above this is refused
 REFUSE_AT = 100
 MARGINS = {"cosine": 0.01, "cohort-z": 0.5}  # best subject must beat the second-best by this
 MAX_DRAWS = 5  # disjoint galleries averaged at small sizes
+BOUND = 0.99  # shipped curves: upper quantile of the false-match rate over a bootstrap of view-1 identities
 
 
-def fit_policy(v1: View1, embedder: str, target: float) -> tuple[OpenSetPolicy, dict[str, dict[str, float]]]:
-    """Impostor curves per measured condition from view 1, and each condition's view-1 FNIR at the target."""
+def fit_policy(v1: View1, embedder: str, target: float,
+               bound: float = BOUND) -> tuple[OpenSetPolicy, dict[str, dict[str, float]]]:
+    """Impostor curves per measured condition from view 1 (each knot at the ``bound`` quantile over a bootstrap of
+    probe identities; 0: the point estimate), and each condition's view-1 FNIR at the target."""
     pooled: dict[str, list[tuple[np.ndarray, list[str], list[str]]]] = {}
     for probes in v1.probes.values():
         for name in set(probes.condition):
@@ -67,6 +70,11 @@ def fit_policy(v1: View1, embedder: str, target: float) -> tuple[OpenSetPolicy, 
         impostor = people[:, None] != t_people[None, :]
         genuine = ~impostor & (rels[:, None] != t_rels[None, :])
         curves[name] = {"cosine": ImpostorCurve.fit(scores[impostor]), "cohort-z": ImpostorCurve.fit(z[impostor])}
+        if name == "colour":  # N_eff is fitted to the point estimate, which it must make match measured rates
+            point_colour = dict(curves[name])
+        if bound:
+            curves[name] = {kind: identity_upper_bound(curves[name][kind], values, impostor, people, quantile=bound)
+                            for kind, values in (("cosine", scores), ("cohort-z", z))}
         notes[name] = {"probes": int(len(people)), "impostor_trials": int(impostor.sum())}
         for kind, values in (("cosine", scores), ("cohort-z", z)):
             t = curves[name][kind].threshold_for(fmr_for_fpir(target, REFUSE_AT))
@@ -78,7 +86,7 @@ def fit_policy(v1: View1, embedder: str, target: float) -> tuple[OpenSetPolicy, 
     refused = tuple(sorted(n for n, v in notes.items() if v[f"fnir_{kind}"] > REFUSE_FNIR))
     policy = OpenSetPolicy(embedder, curves, target_fpir=target, score_kind=kind, refused=refused,
                            source="shipped (LFW view 1)", margins=dict(MARGINS))
-    policy.gallery_scale, policy.gallery_exponent, notes["gallery"] = gallery_model(v1, curves["colour"][kind], kind)
+    policy.gallery_scale, policy.gallery_exponent, notes["gallery"] = gallery_model(v1, point_colour[kind], kind)
     return policy, notes
 
 
@@ -169,6 +177,8 @@ def decide(rule: Rule, s: Scored, policy: OpenSetPolicy, comparisons: int,
     for name in set(s.condition):
         cond = name if rule.condition_aware else "colour"
         thresholds[name] = policy.operating_point(cond, comparisons, kind=kind).threshold
+        if kind == "cosine":  # as served: never laxer than 1:1 verification (CalibrationService._verification_floor)
+            thresholds[name] = max(thresholds[name], fixed)
     thr = np.array([thresholds[c] for c in s.condition])
     best, second = (s.z_best, s.z_second) if kind == "cohort-z" else (s.best, s.second)
     refused = np.zeros(len(best), bool)
@@ -212,11 +222,11 @@ RULES = (
 )
 
 
-def run(backend: str, sizes: list[int], write: bool, target: float) -> str:
+def run(backend: str, sizes: list[int], write: bool, target: float, bound: float = BOUND) -> str:
     caches = load_caches(backend)
-    embedder = EMBEDDERS[backend]
+    embedder = FACE_BACKENDS[backend].embedder
     v1 = view1(backend, embedder, caches)
-    policy, notes = fit_policy(v1, embedder, target)
+    policy, notes = fit_policy(v1, embedder, target, bound)
     if write:
         data = json.loads(SHIPPED_FILE.read_text()) if SHIPPED_FILE.is_file() else {}
         data[backend] = policy.to_dict() | {"fitted_on": notes, "backend": backend}
@@ -226,7 +236,8 @@ def run(backend: str, sizes: list[int], write: bool, target: float) -> str:
     conditions = [c for c in caches if caches[c].paths]
     lines = [f"**Open-set identification, {backend}** (deep-funneled LFW; fitted on view 1: "
              f"{len(v1.cohort.vectors)} cohort faces, {len(v1.templates)} templates; reported on view-2-only people; "
-             f"target FPIR {target:g}; 1:1 threshold {fixed})", ""]
+             f"target FPIR {target:g}; curves at the {bound:g} identity-bootstrap quantile (0: point); "
+             f"1:1 threshold {fixed})", ""]
     lines.append("View-1 fit per measured condition: " + "; ".join(
         f"{n}: {v['probes']} probes, {v['impostor_trials']:,} impostor trials, FNIR at target with 100 templates "
         f"{100 * v['fnir_cosine']:.1f} % (cosine) / {100 * v['fnir_cohort-z']:.1f} % (cohort-z)"
@@ -283,12 +294,15 @@ def _all_rels(v2: View2, person: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", default="yunet-dlib", choices=sorted(EMBEDDERS))
+    parser.add_argument("--backend", default="yunet-dlib", choices=sorted(FACE_BACKENDS))
     parser.add_argument("--sizes", default="30,100,300,1000,3000")
     parser.add_argument("--target", type=float, default=DEFAULT_TARGET_FPIR, help="shipped target FPIR")
     parser.add_argument("--write-shipped", action="store_true", help="store the view-1 fit as the shipped policy")
+    parser.add_argument("--bound", type=float, default=BOUND,
+                        help="quantile of the identity bootstrap for the curves' false-match rates (0: point estimate)")
     args = parser.parse_args()
-    print(run(args.backend, [int(s) for s in args.sizes.split(",")], args.write_shipped, args.target))
+    print(run(args.backend, [int(s) for s in args.sizes.split(",")], args.write_shipped, args.target,
+              args.bound))
 
 
 if __name__ == "__main__":

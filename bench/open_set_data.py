@@ -15,11 +15,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import split_views  # noqa: E402
 from lfw_embeddings import CONDITIONS, Embedded, detail, image_list, load, view2_split  # noqa: E402
 
 from sightline.calibration.cohort import Cohort  # noqa: E402
 from sightline.calibration.conditions import classify  # noqa: E402
 from sightline.calibration.lfw_cohort import in_cohort_half  # noqa: E402
+from sightline.models.zoo import FACE_BACKENDS  # noqa: E402
+from sightline.vision.faces import fusion  # noqa: E402
 
 SEED = 7  # synthetic fill
 TEMPLATES_PER_PERSON = 1000  # every view-1 photo of the fitting half: as many impostor trials as view 1 gives
@@ -126,10 +129,55 @@ def synthetic_fill(real: np.ndarray, count: int, seed: int = SEED) -> np.ndarray
     return (draws / np.linalg.norm(draws, axis=1, keepdims=True)).astype(np.float32)
 
 
+def cache_specs(backend: str) -> tuple[str, list[str]]:
+    """``backend``'s embedder and the cache spec of each part it is computed from (one unless fused)."""
+    from lfw_views import shipped_spec
+
+    spec = FACE_BACKENDS[backend]
+    if spec.detector != "yunet":  # dlib HOG: cached under its own name
+        return spec.embedder, [backend]
+    parts = [p for p, _ in fusion.FUSIONS[spec.embedder]] if spec.embedder in fusion.FUSIONS else [None]
+    return spec.embedder, [shipped_spec(backend, embedder=part) for part in parts]
+
+
+def _cached_view(spec: str, condition: str) -> Embedded:
+    """A cache spec's rows; ``#plain`` / ``#tta`` pick one view of a ``flip=both`` cache."""
+    name, _, view = spec.partition("#")
+    data = load(name, condition)
+    if view and data.paths:
+        data.vectors = split_views(data.vectors, view)
+    return data
+
+
+def _rows(data: Embedded, keep: list[str]) -> Embedded:
+    index = data.index()
+    rows = [index[p] for p in keep]
+    return Embedded(list(keep), data.vectors[rows], data.detected[rows], data.face_px[rows], data.eye_px[rows],
+                    data.quality[rows], data.sharpness[rows], data.pose[rows])
+
+
 def load_caches(backend: str) -> dict[str, Embedded]:
-    """Every cached condition, each with its face-detail measure (computed on first use)."""
-    caches = {c: load(backend, c) for c in CONDITIONS}
-    for condition, data in caches.items():
+    """Every cached condition of ``backend`` as it ships (a fused backend composed from its parts' caches with
+    the shipped fusion, on the images every part has), each with its face-detail measure."""
+    from lfw_views import fused_vectors
+
+    embedder, specs = cache_specs(backend)
+    caches = {}
+    for condition in CONDITIONS:
+        parts = [_cached_view(spec, condition) for spec in specs]
+        common = set(parts[0].paths).intersection(*(p.paths for p in parts[1:]))
+        keep = [p for p in parts[0].paths if p in common]
+        parts = [_rows(p, keep) for p in parts]
+        data = parts[0]
+        if len(parts) > 1 and keep:
+            data.vectors = fused_vectors(embedder, [p.vectors for p in parts])[0]
         if data.paths:
-            data.detail = detail(backend, condition)
+            data.detail = _detail_rows(specs[0], condition, backend, keep)
+        caches[condition] = data
     return caches
+
+
+def _detail_rows(spec: str, condition: str, backend: str, keep: list[str]) -> np.ndarray:
+    name = spec.partition("#")[0]
+    values = dict(zip(load(name, condition).paths, detail(name, condition, engine_backend=backend), strict=True))
+    return np.array([values[p] for p in keep])

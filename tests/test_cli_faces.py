@@ -23,7 +23,7 @@ def test_detect_json_and_annotate(faces_dir, tmp_path) -> None:
                  str(faces_dir / "examples/two_people.jpg"), "--json", "--annotate", str(out))
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["backend"] == "yunet-dlib"
+    assert payload["backend"] == "yunet-fused"
     counts = [len(r["faces"]) for r in payload["results"]]
     assert counts == [6, 2]
     face = payload["results"][0]["faces"][0]

@@ -89,3 +89,27 @@ def _tail_slope(t: list[float], f: list[float]) -> float:
         last = list(range(max(0, len(f) - 2), len(f)))
     slope = float(np.polyfit(np.array(t)[last], np.array(f)[last], 1)[0]) if len(last) >= 2 else -50.0
     return min(slope, -1.0)  # never flat or rising: more strictness must always mean fewer false matches
+
+
+def identity_upper_bound(curve: ImpostorCurve, scores: np.ndarray, impostor: np.ndarray, groups: np.ndarray, *,
+                         quantile: float = 0.95, draws: int = 400, seed: int = 0) -> ImpostorCurve:
+    """``curve`` with each knot's false-match rate raised to its ``quantile`` over a bootstrap of probe identities.
+
+    False matches cluster by person (a few faces resemble many others), so a rate measured on one set of
+    people is uncertain far beyond what the trial count suggests; another population's rate at the same
+    threshold lands anywhere in that spread. Holding a target "at most" therefore uses the upper bound:
+    ``scores`` is probes x templates, ``impostor`` marks the impostor trials, ``groups`` the probe's person.
+    """
+    people, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    trials = np.bincount(inverse, weights=impostor.sum(axis=1), minlength=len(people))
+    weights = np.random.default_rng(seed).multinomial(len(people), np.full(len(people), 1.0 / len(people)),
+                                                      size=draws).astype(np.float64)
+    denominator = weights @ trials
+    raised = []
+    for t, level in zip(curve.thresholds, curve.log10_fmr, strict=True):
+        exceed = np.bincount(inverse, weights=((scores >= t) & impostor).sum(axis=1), minlength=len(people))
+        upper = float(np.quantile((weights @ exceed) / np.maximum(denominator, 1.0), quantile))
+        raised.append(max(level, math.log10(max(upper, 1e-300))))
+    raised = list(np.minimum.accumulate(raised))  # still decreasing with the threshold
+    return ImpostorCurve(curve.thresholds, tuple(float(x) for x in raised), curve.trials,
+                         _tail_slope(list(curve.thresholds), raised))

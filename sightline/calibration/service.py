@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +104,20 @@ class OpenSetService:
                              margin=policy.margins.get(kind, 0.0), scale=policy.gallery_scale,
                              exponent=policy.gallery_exponent)
                 floor = policy.operating_point("colour", n, kind=kind, target_fpir=stored.target_fpir)
-                return own if own.threshold >= floor.threshold else floor
+                return self._verification_floor(own if own.threshold >= floor.threshold else floor)
         if condition is None:
             usable = [c for c in policy.curves if c not in policy.refused]
-            return max((policy.operating_point(c, n, kind=kind) for c in usable), key=lambda p: p.threshold)
-        return policy.operating_point(condition, n, kind=kind)
+            return self._verification_floor(max((policy.operating_point(c, n, kind=kind) for c in usable),
+                                                key=lambda p: p.threshold))
+        return self._verification_floor(policy.operating_point(condition, n, kind=kind))
+
+    def _verification_floor(self, point: OperatingPoint) -> OperatingPoint:
+        """Naming someone never takes less than verifying a claim: a cosine point is at least the 1:1 threshold
+        (a gallery of a few templates and a 1 % target would otherwise allow a laxer score than 1:1 does)."""
+        verification = float(self.engine.threshold)
+        if point.score_kind != "cosine" or point.threshold >= verification:
+            return point
+        return replace(point, threshold=verification, source=f"{point.source}; 1:1 verification floor")
 
     def raw_threshold(self, vector: np.ndarray, point: OperatingPoint) -> float:
         """The cosine similarity ``vector`` must reach under ``point`` (for cohort-z: cohort mean + z x std)."""

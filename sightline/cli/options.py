@@ -6,8 +6,9 @@ import typer
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 ModelsOption = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS).")
+FACE_BACKEND_HELP = "Face backend: auto (yunet-fused, else yunet-dlib, else dlib) or a `models list` name."
 FaceBackendOption = typer.Option("auto", "--backend", "-b",
-                                 help="Face backend: auto, yunet-dlib, dlib, yunet-faceres.")
+                              help=FACE_BACKEND_HELP)
 HomeOption = typer.Option(None, "--home", envvar="SIGHTLINE_HOME",
                           help="Data folder (database, keys); default ~/.sightline.")
 DbOption = typer.Option(None, "--db-url", envvar="SIGHTLINE_DB_URL",

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from sightline.cli.gallery import DbOption, HomeOption
+from sightline.cli.options import FACE_BACKEND_HELP
 from sightline.cli.output import console, handle_errors
 
 
@@ -17,7 +18,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes."),
     home: Path | None = HomeOption,
     db_url: str | None = DbOption,
-    backend: str = typer.Option("auto", "--backend", "-b", help="Face backend: auto, yunet-dlib, dlib, yunet-faceres."),
+    backend: str = typer.Option("auto", "--backend", "-b", help=FACE_BACKEND_HELP),
     models: Path | None = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS)."),
     index: str = typer.Option("exact", "--index", help="Vector index: exact, hnsw or ivf."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.01, help="Largest request body accepted."),

