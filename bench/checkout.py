@@ -144,7 +144,7 @@ def attack_tables(steps: int, backend: str = "auto") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default=DEFAULT_BACKENDS)
-    parser.add_argument("--fusion-backend", default="yunet-dlib")
+    parser.add_argument("--fusion-backends", default="yunet-dlib,yunet-fused")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--no-lfw", action="store_true")
     parser.add_argument("--no-attacks", action="store_true")
@@ -156,8 +156,9 @@ def main() -> None:
         print(verification_table([b for b in args.backends.split(",") if b]))
         print("\nShipped operating points (sightline/checkout/fusion.py):\n")
         print(knots_table([b for b in args.backends.split(",") if b]))
-        print(f"\n### Multi-frame fusion ({args.fusion_backend}, LFW view 2, people with >= 4 photos)\n")
-        print(fusion_table(args.fusion_backend))
+        for backend in filter(None, args.fusion_backends.split(",")):
+            print(f"\n### Multi-frame fusion ({backend}, LFW view 2, people with >= 4 photos)\n")
+            print(fusion_table(backend))
     if not args.no_attacks:
         os.environ.setdefault("SIGHTLINE_MODELS", str(data_dir().parent / "models"))
         from sightline.engine import FaceEngine
