@@ -16,7 +16,7 @@ from conftest import DATA
 from sightline.calibration.cohort import Cohort, CohortError, load_cohort, save_cohort
 from sightline.calibration.conditions import channel_difference, classify
 from sightline.calibration.decision import MATCH, UNDECIDED, UNKNOWN, decide
-from sightline.calibration.impostor import ImpostorCurve
+from sightline.calibration.impostor import ImpostorCurve, identity_upper_bound
 from sightline.calibration.operating_point import OperatingPoint, derive, describe_rate, fmr_for_fpir, fpir_at
 from sightline.calibration.policy import SHIPPED_FILE, OpenSetPolicy, shipped_policy
 
@@ -37,6 +37,24 @@ def test_curve_reproduces_measured_rates_and_extrapolates_conservatively() -> No
     assert curve.fmr(curve.threshold_for(1e-6)) == pytest.approx(1e-6, rel=1e-6)
     assert ImpostorCurve.from_dict(json.loads(json.dumps(curve.to_dict()))).threshold_for(1e-5) == \
         pytest.approx(curve.threshold_for(1e-5), abs=1e-4)
+
+
+def test_identity_bound_is_wide_when_false_matches_cluster_on_few_people() -> None:
+    rng = np.random.default_rng(3)
+    people = np.repeat(np.arange(200), 10)  # 200 probe people x 10 probes, 500 templates each
+    scores = rng.normal(0.5, 0.1, (2000, 500))
+    impostor = np.ones_like(scores, bool)
+    spread = identity_upper_bound(ImpostorCurve.fit(scores), scores, impostor, people)
+    clustered_scores = scores.copy()
+    clustered_scores[people < 4] += 0.12  # four people who look like many others carry the high impostor scores
+    point = ImpostorCurve.fit(clustered_scores)
+    clustered = identity_upper_bound(point, clustered_scores, impostor, people)
+    assert all(b >= a for a, b in zip(point.log10_fmr, clustered.log10_fmr, strict=True))  # never laxer
+    assert list(clustered.log10_fmr) == sorted(clustered.log10_fmr, reverse=True)
+    t = point.threshold_for(1e-4)
+    # independent scores: the bound stays close to the estimate; clustered ones: the rate is far less certain
+    assert spread.fmr(ImpostorCurve.fit(scores).threshold_for(1e-4)) < 1.25e-4
+    assert clustered.fmr(t) > 1.4e-4 and clustered.threshold_for(1e-4) > t
 
 
 def test_threshold_grows_with_the_gallery_and_holds_the_target() -> None:
