@@ -15,7 +15,7 @@ from sightline.checkout.errors import CheckoutError
 from sightline.checkout.frames import TimedFrame
 from sightline.engine import FaceEngine
 from sightline.vision.faces.types import Face
-from sightline.vision.liveness import yaw_ratio
+from sightline.vision.liveness import face_scale, yaw_ratio
 
 SECOND_FACE = 0.5  # another face at least this wide (relative to the main one) is a second person
 MIN_FACE_PX = 40  # smaller faces are too far away to pay with
@@ -60,7 +60,7 @@ def analyse(engine: FaceEngine, frames: Sequence[TimedFrame], embed_frames: int,
     second = False
     for index, frame in enumerate(frames):
         face, second = _one_face(_faces_of(engine, frame.image_bgr), index, len(frames), second)
-        moves.append(motion.FrameMotion(frame.at - start, yaw_ratio(face), motion.eye_distance(face.landmarks),
+        moves.append(motion.FrameMotion(frame.at - start, yaw_ratio(face), face_scale(face, frame.image_bgr.shape),
                                         ear_of(frame.image_bgr, face)))
         faces.append(face)
     base = float(np.median([m.yaw for m in moves[:motion.BASELINE_FRAMES]]))

@@ -1,5 +1,5 @@
 """What a face did over a challenge's frames: head turns (yaw from YuNet's 5 points), blinks (eye aspect
-ratio from 68 landmarks) and moving closer (eye distance), and whether that matches the challenge.
+ratio from 68 landmarks) and moving closer (face height), and whether that matches the challenge.
 
 Yaw is the nose's offset from the eye midpoint along the eye line, in eye distances: positive when the nose
 moves towards the image's right, which is the customer turning to *their* left in an unmirrored camera
@@ -25,7 +25,8 @@ from sightline.vision.liveness import BlinkDetector
 
 TURN = 0.25  # yaw change (eye distances) that counts as a head turn ...
 TURN_ABSOLUTE = 0.2  # ... when the nose is also this far off centre (0.15 counts as frontal; coming back is no turn)
-CLOSER = 1.25  # eye distance growth that counts as moving closer
+CLOSER = 1.4  # face height growth (median of 3 frames) that counts as moving closer: YuNet's box alone grows
+# by up to 1.25x when the head turns
 BASELINE_FRAMES = 3
 
 _predictor = None
@@ -38,13 +39,9 @@ class FrameMotion:
 
     t: float  # seconds from the first frame
     yaw: float
-    eye_distance: float  # pixels
+    size: float  # face height as a share of the frame height (unlike the eye distance, it does not shrink as the
+    # head turns)
     ear: float | None  # eye aspect ratio (both eyes averaged), None when not measured
-
-
-def eye_distance(landmarks: np.ndarray) -> float:
-    """Pixels between the two eyes of YuNet's 5 points (grows as the face comes closer)."""
-    return float(np.linalg.norm(np.asarray(landmarks[1], dtype=np.float64) - np.asarray(landmarks[0]))) or 1.0
 
 
 def _shape_predictor():
@@ -79,10 +76,11 @@ def events(frames: Sequence[FrameMotion]) -> list[tuple[str, float]]:
         return []
     head = frames[:BASELINE_FRAMES]
     base_yaw = float(np.median([f.yaw for f in head]))
-    base_eyes = float(np.median([f.eye_distance for f in head]))
+    base_size = float(np.median([f.size for f in head]))
     found: list[tuple[str, float]] = []
     turn, closer = None, False
-    for frame in frames:
+    sizes = [f.size for f in frames]
+    for index, frame in enumerate(frames):
         delta = frame.yaw - base_yaw
         now = None
         if delta >= TURN and frame.yaw >= TURN_ABSOLUTE:
@@ -92,7 +90,7 @@ def events(frames: Sequence[FrameMotion]) -> list[tuple[str, float]]:
         if now is not None and now != turn:
             found.append((now, frame.t))
         turn = now
-        if not closer and frame.eye_distance >= CLOSER * base_eyes:
+        if not closer and float(np.median(sizes[max(0, index - 2):index + 1])) >= CLOSER * base_size:
             closer = True
             found.append(("move_closer", frame.t))
     for blink in BlinkDetector().blinks([f.ear for f in frames]):
