@@ -37,7 +37,7 @@ from sightline.vision.faces.align import align_face  # noqa: E402
 from sightline.vision.faces.quality import assess_quality  # noqa: E402
 from sightline.vision.image_io import load_image  # noqa: E402
 
-DEFAULT_BACKENDS = "yunet-dlib,dlib,yunet-mobileface,yunet-frfeature,yunet-insightface,yunet-fused"
+DEFAULT_BACKENDS = "yunet-fused,yunet-dlib,dlib,yunet-mobileface,yunet-frfeature,yunet-insightface"
 PEER = "face_recognition"
 STAGES = ("decode", "detect", "quality", "align", "embed")
 # "align" is timed on its own for the breakdown but both engines' embed calls
