@@ -35,7 +35,7 @@ DECISION_MS = 120_000  # recording (4 s) + analysis on a shared, loaded machine
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`sightline serve` (challenge fixed to turn_right) with Lin-Manuel Miranda enrolled for paying;
-    yields (base URL, terminal token)."""
+    yields (base URL, terminal token, viewer token)."""
     saved = os.environ.get("SIGHTLINE_CHECKOUT_CHALLENGE")
     os.environ["SIGHTLINE_CHECKOUT_CHALLENGE"] = CHALLENGE
     try:
@@ -56,7 +56,9 @@ def server(tmp_path_factory):
         assert enrolled.status_code == 201, enrolled.text
         terminal = httpx.post(f"{base}/api/v1/keys", headers=auth, json={"name": "till-1", "role": "terminal"})
         assert terminal.status_code == 201, terminal.text
-        yield base, terminal.json()["token"]
+        viewer = httpx.post(f"{base}/api/v1/keys", headers=auth, json={"name": "desk", "role": "viewer"})
+        assert viewer.status_code == 201, viewer.text
+        yield base, terminal.json()["token"], viewer.json()["token"]
     finally:
         stop(process)
 
@@ -90,7 +92,7 @@ def _camera(y4m: Path) -> list[str]:
 def test_a_live_clip_doing_the_challenge_pays(server, cameras):
     from playwright.sync_api import expect
 
-    base, token = server
+    base, token, _ = server
     with open_page(extra_args=_camera(cameras["live"]), camera=True, timeout_ms=120_000) as page:
         _pay(page, base, token)
         expect(page.locator("#co-verdict")).to_have_text("Approved — Lin-Manuel Miranda", timeout=DECISION_MS)
@@ -104,9 +106,23 @@ def test_a_live_clip_doing_the_challenge_pays(server, cameras):
 def test_a_photo_loop_and_the_wrong_movement_are_declined(server, cameras, attack, reason):
     from playwright.sync_api import expect
 
-    base, token = server
+    base, token, _ = server
     with open_page(extra_args=_camera(cameras[attack]), camera=True, timeout_ms=120_000) as page:
         _pay(page, base, token, "Lin-Manuel Miranda")
         expect(page.locator("#co-verdict")).to_have_text("Declined", timeout=DECISION_MS)
         expect(page.locator("#co-result")).to_have_class(re.compile(r"\bdeclined\b"))
         expect(page.locator("#co-reasons")).to_contain_text(reason)
+
+
+def test_a_viewer_key_cannot_run_the_checkout(server):
+    from playwright.sync_api import expect
+
+    base, _, viewer = server
+    with open_page() as page:
+        page.goto(base + "/checkout.html")
+        page.evaluate("() => sessionStorage.clear()")
+        page.reload()
+        page.get_by_label("API key").fill(viewer)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#co-login-error")).to_have_text(re.compile("not allowed to run the checkout"))
+        expect(page.get_by_role("heading", name="Pay with your face")).to_be_hidden()
