@@ -68,7 +68,7 @@ async def open_session(body: SessionRequest, request: Request, key: ApiKey = Ter
     """``{session, challenge: {steps, prompts, nonce}, expires_at, expires_in_s, mode}``; 429 when the terminal
     or subject is over its rate, 423 while locked out after repeated failures, 403 for a subject who is not
     enrolled for paying."""
-    service = _service(request, state)
+    service = await state.run(_service, request, state)  # the first call loads the liveness models
     try:
         row, challenge = await state.run(lambda: service.open(terminal=body.terminal, key_id=key.id,
                                                               actor=key.actor, amount=body.amount,
@@ -105,7 +105,7 @@ async def post_frames(session_id: str, request: Request, key: ApiKey = Terminal,
     """The decision ``{approved, subject, similarity, liveness, reasons, ...}``. One attempt per session:
     posting again is 409 ``nonce_used``; after expiry 410 ``session_expired``; no face, two faces, the face
     leaving mid-challenge or frames timed outside the session are 422 with the reason."""
-    service = _service(request, state)
+    service = await state.run(_service, request, state)
     upload = await read_upload(request, ("frame", "clip"))
     try:
         row = await state.run(lambda: service.claim(session_id, key_id=key.id, nonce=upload.text("nonce"),
