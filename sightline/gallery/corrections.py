@@ -19,7 +19,7 @@ from sightline.events.store import get_event
 from sightline.gallery.context import GalleryContext
 from sightline.gallery.records import negative_aad
 from sightline.gallery.search import SearchIndex
-from sightline.store import templates_repo
+from sightline.store import changes_repo, templates_repo
 from sightline.store.tables import NegativeExample
 from sightline.vision.faces.types import Face
 from sightline.vision.image_io import ImageInput
@@ -58,6 +58,7 @@ class CorrectionService:
                                   details={"negative_id": row.id, "source": source[:100],
                                            "score": None if score is None else round(score, 4)})
             negative_id = row.id
+            changes_repo.record(session, "negative", subject_id)  # other replicas reload the subject's negatives
         self.search.state()  # built before the new negative is remembered, so it is not loaded twice
         self.search.add_negative(subject_id, vector)
         return {"subject_id": subject_id, "negative_id": negative_id, "source": source,

@@ -25,7 +25,7 @@ from sightline.gallery.search import SearchIndex
 from sightline.gallery.subject_service import SubjectService
 from sightline.gallery.subjects import SubjectCreate
 from sightline.privacy.crypto import image_aad, template_aad
-from sightline.store import templates_repo
+from sightline.store import changes_repo, templates_repo
 from sightline.store.tables import EnrolmentImage, Template
 from sightline.vision.image_io import ImageInput, load_image
 
@@ -91,6 +91,7 @@ class EnrolmentService:
             source=item.source[:500], key_id="", nonce=b"", ciphertext=b"", created_at=datetime.now(UTC)))
         template.key_id, template.nonce, template.ciphertext = self.ctx.keys.encrypt(
             item.vector.tobytes(), template_aad(template.id, subject_id))
+        changes_repo.record(session, "enrol", subject_id, [template.id])  # other replicas add it (ids only)
         self.ctx.audit.append(session, actor=actor, action="enrol", subject_id=subject_id, outcome="accepted",
                               details={"template_id": template.id, "quality": round(item.quality, 3),
                                        "image_stored": image_id is not None})
@@ -160,6 +161,7 @@ class EnrolmentService:
             if template is None or template.subject_id != subject_id:
                 raise NotFoundError(f"subject {subject_id!r} has no template {template_id}")
             image_id = templates_repo.delete_template(session, template_id)
+            changes_repo.record(session, "remove", subject_id, [template_id])
             self.ctx.audit.append(session, actor=actor, action="template_remove", subject_id=subject_id,
                                   details={"template_id": template_id, "image_removed": image_id is not None})
         removed = self.search.remove([template_id])

@@ -23,7 +23,7 @@ from sightline.privacy.audit import entry_to_dict
 from sightline.privacy.crypto import image_aad, template_aad
 from sightline.privacy.erasure import run_erasure_hooks
 from sightline.privacy.export_hooks import run_export_hooks
-from sightline.store import subjects_repo, templates_repo
+from sightline.store import changes_repo, subjects_repo, templates_repo
 from sightline.store.tables import EnrolmentImage, NegativeExample, Template
 
 
@@ -43,6 +43,8 @@ class RightsService:
             related = run_erasure_hooks(session, subject_id)
             images, negatives = templates_repo.delete_subject_data(session, subject_id)
             subjects_repo.delete_subject(session, subject_id)
+            changes_repo.forget_subject(session, subject_id)  # the feed keeps only the erase row: ids, no more
+            changes_repo.record(session, "erase", subject_id, template_ids)  # every replica drops them too
             details: dict[str, object] = {"templates": len(template_ids), "images": images, "reason": reason}
             if negatives:
                 details["negatives"] = negatives
@@ -85,6 +87,7 @@ class RightsService:
                 "images": image_files,
                 "audit": [entry_to_dict(e) for e in audit_rows],
                 "related": run_export_hooks(session, subject_id),
+                "change_feed": changes_repo.rows_of_subject(session, subject_id),  # ids and times only
             }
             _write_private(bundle / "subject.json", json.dumps(document, indent=2, ensure_ascii=False).encode())
             if include_templates:

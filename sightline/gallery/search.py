@@ -1,8 +1,9 @@
 """The in-memory search side of the gallery: FAISS index of templates, names, subject thresholds, negatives.
 
 Built from the encrypted store on first use and kept in step by enrolment,
-removal and erasure (and :meth:`SearchIndex.refresh` after another process
-changed the store). Nothing here writes to the database.
+removal and erasure (and, for changes made by another process or replica, by
+the change feed of :mod:`sightline.gallery.change_feed`, with
+:meth:`SearchIndex.refresh` as the full reconciliation). Nothing here writes to the database.
 """
 
 from __future__ import annotations
@@ -139,6 +140,21 @@ class SearchIndex:
             row = np.asarray(vector, dtype=np.float32).reshape(1, -1)
             old = self._negatives.get(subject_id)
             self._negatives[subject_id] = row if old is None else np.vstack([old, row])
+
+    def set_negatives(self, subject_id: str, vectors: Sequence[np.ndarray]) -> None:
+        """Replace the subject's negative examples with ``vectors`` (as read back from the store)."""
+        with self.ctx.lock:
+            old = self._negatives.pop(subject_id, None)
+            if old is not None:
+                old.fill(0.0)
+            if vectors:
+                self._negatives[subject_id] = np.vstack([np.asarray(v, dtype=np.float32).reshape(1, -1)
+                                                         for v in vectors])
+
+    @property
+    def built(self) -> bool:
+        """Whether the index has been built from the store yet (it is built on first use)."""
+        return self._state is not None
 
     def forget_subject(self, subject_id: str, template_ids: Sequence[int]) -> int:
         """Drop everything held in memory about an erased subject; returns index entries removed."""

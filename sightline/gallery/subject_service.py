@@ -12,7 +12,7 @@ from sightline.gallery.records import subject_dict, template_dict, utc
 from sightline.gallery.search import SearchIndex
 from sightline.gallery.subjects import SubjectCreate, make_subject
 from sightline.gallery.thresholds import check_subject_threshold
-from sightline.store import subjects_repo, templates_repo
+from sightline.store import changes_repo, subjects_repo, templates_repo
 from sightline.store.tables import Subject
 
 
@@ -102,6 +102,7 @@ class SubjectService:
         with self.ctx.sessions.begin() as session:
             self.ctx.require_subject(session, subject_id)
             previous = subjects_repo.set_threshold(session, subject_id, value)
+            changes_repo.record(session, "subject", subject_id)  # other replicas reload the threshold
             self.ctx.audit.append(session, actor=actor, action="subject_threshold", subject_id=subject_id,
                                   details={"threshold": value, "previous": previous})
         self.search.set_threshold(subject_id, value)

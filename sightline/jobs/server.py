@@ -2,7 +2,8 @@
 
 :func:`build_server_jobs` returns them ready to :meth:`ServerJobs.start`; the API's lifespan starts them after the
 models are loaded and stops them before the database closes. Retention and audit checkpoints run in one process
-per data home (:mod:`sightline.jobs.leader`); the index refresh runs in every worker process.
+per data home (:mod:`sightline.jobs.leader`); the change-feed follower (and the optional full index refresh) runs
+in every worker process and replica.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sightline.gallery.change_feed import POLL_S, ChangeFeed, ChangeFollower
 from sightline.jobs.leader import LeaderLock, leader_only
 from sightline.jobs.retention import run_retention
 from sightline.jobs.scheduler import Scheduler
@@ -53,10 +55,12 @@ class ServerJobs:
 def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refresh_s: float = 0.0,
                       after_refresh: Callable[[], None] | None = None, cameras_config: str | Path | None = None,
                       camera_options: ServiceOptions | None = None,
-                      checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> ServerJobs:
+                      checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+                      change_poll_s: float = POLL_S) -> ServerJobs:
     """Every job of one server process (not started). ``retention_every_s`` 0 turns the retention schedule off;
     with ``cameras_config`` the cameras run too and retention also purges their old events and snapshots.
-    Audit checkpoints are signed every ``checkpoint_every_s`` and once more at stop."""
+    Audit checkpoints are signed every ``checkpoint_every_s`` and once more at stop. The change feed is followed
+    (PostgreSQL: woken by NOTIFY; SQLite: polled every ``change_poll_s``; 0 turns it off)."""
     from sightline.jobs.cameras import SYNC_EVERY_S, CameraManager
     from sightline.video.config import SightlineConfig, load_config
     from sightline.video.service import CameraService
@@ -79,6 +83,9 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
                       every_s=index_refresh_s, at_start=False)
     scheduler.add("audit-checkpoint", leader_only(leader, _audit_checkpoint(gallery)), every_s=checkpoint_every_s,
                   at_start=False, at_stop=True)
+    if change_poll_s > 0:  # other processes' and replicas' enrolments and erasures, within a second
+        scheduler.add_service("change-feed", ChangeFollower(ChangeFeed(gallery.ctx, gallery.search),
+                                                            poll_s=change_poll_s))
     cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job)
     manager = CameraManager(gallery, cameras, leader, config)
     manager_ref.append(manager)
