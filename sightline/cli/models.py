@@ -72,7 +72,8 @@ def quantize(
                       "(use it with SIGHTLINE_MODEL_VARIANT=int8)", highlight=False)
     else:
         console.print(f"int8 copy of {name}: {path} (not the registered file: other calibration images or "
-                      f"library versions; measure it: python bench/coco.py --onnx int8=<backend>:{path})",
+                      f"library versions; measure it: python bench/coco.py --onnx int8=<backend>:{path} for "
+                      "an object detector, bench/int8.py for a face model)",
                       highlight=False)
 
 
