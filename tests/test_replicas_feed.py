@@ -140,3 +140,16 @@ def test_feed_rows_are_exported_and_pruned_by_retention(replicas, faces_dir, tmp
     assert feed_rows(a) == []
     a.subjects.set_threshold(obama_id, 0.95)
     assert feed_rows(a)[0][0] > head  # a pruned feed never hands out a seq again
+
+
+def test_the_retention_sweep_prunes_the_feed(replicas, faces_dir):
+    from sightline.jobs.hooks import install_retention_purges
+    from sightline.privacy.retention import sweep
+
+    a, _, _ = replicas
+    install_retention_purges()
+    stored = len(feed_rows(a))
+    assert stored > 0
+    assert sweep(a, actor="pytest").purged["gallery_changes"] == 0  # young rows stay
+    report = sweep(a, actor="pytest", now=datetime.now(UTC) + timedelta(hours=1))
+    assert report.purged["gallery_changes"] == stored and feed_rows(a) == []

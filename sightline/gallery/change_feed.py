@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from sightline.errors import KeyMaterialError
 from sightline.gallery.context import GalleryContext
 from sightline.gallery.search import SearchIndex
 from sightline.store import changes_repo, subjects_repo, templates_repo
@@ -70,6 +71,12 @@ class ChangeFeed:
         return {"applied": 0, "seq": head, "resynced": 1, "added": added, "removed": removed}
 
     def _apply(self, session: Any, change: Change) -> None:
+        try:
+            self._apply_one(session, change)
+        except KeyMaterialError as exc:  # e.g. a key rotated by another replica: restart this one to load it
+            log.warning("change feed: change %d (%s) not applied: %s", change.seq, change.kind, exc)
+
+    def _apply_one(self, session: Any, change: Change) -> None:
         subject_id = change.subject_id or ""
         if change.kind == "enrol":
             embedder = self.ctx.faces.spec.embedder
