@@ -63,7 +63,7 @@ def test_quantize_rebuilds_the_registered_files_in_the_cache(int8_home) -> None:
     for name, payload in made.items():
         path = Path(payload["int8"])
         assert home / "models" in path.parents and REPO not in path.parents
-        assert payload["registered_as"] == REGISTRY[name].variants["int8"]
+        assert payload["registered_as"] == REGISTRY[name].variants["int8"] and payload["shipped"] is True
         assert payload["sha256"] == REGISTRY[f"{name}-int8"].sha256
 
 

@@ -60,16 +60,21 @@ def quantize(
 ) -> None:
     """Write an int8 copy of a model (onnxruntime static quantisation); measure it with bench/coco.py or int8.py."""
     from sightline.models.quantize import quantize_model, registered_int8
+    from sightline.models.registry import get_spec
     from sightline.models.store import sha256_file
 
     with handle_errors(as_json):
         path = quantize_model(name, calibration, out, ModelStore(models))
         registered = registered_int8(name, path)
     if as_json:
-        emit_json({"model": name, "int8": str(path), "sha256": sha256_file(path), "registered_as": registered})
-    elif registered:
+        emit_json({"model": name, "int8": str(path), "sha256": sha256_file(path), "registered_as": registered,
+                   "shipped": registered is not None and get_spec(name).variants.get("int8") == registered})
+    elif registered and get_spec(name).variants.get("int8") == registered:
         console.print(f"int8 copy of {name}: {path} = registered model {registered} "
                       "(use it with SIGHTLINE_MODEL_VARIANT=int8)", highlight=False)
+    elif registered:
+        console.print(f"int8 copy of {name}: {path} = registered model {registered}, measured but not shipped as "
+                      "the int8 variant (see `sightline models report`)", highlight=False)
     else:
         console.print(f"int8 copy of {name}: {path} (not the registered file: other calibration images or "
                       f"library versions; measure it: python bench/coco.py --onnx int8=<backend>:{path} for "
