@@ -153,3 +153,18 @@ def test_the_retention_sweep_prunes_the_feed(replicas, faces_dir):
     assert sweep(a, actor="pytest").purged["gallery_changes"] == 0  # young rows stay
     report = sweep(a, actor="pytest", now=datetime.now(UTC) + timedelta(hours=1))
     assert report.purged["gallery_changes"] == stored and feed_rows(a) == []
+
+
+def test_postgresql_wakes_listeners_at_commit_not_before(postgres_server, tmp_path, engine):
+    """NOTIFY is the wake-up: nothing while the change's transaction is open, at once when it commits."""
+    with Gallery.open(tmp_path / "home", postgres_server.new_database(), engine) as gallery:
+        subject_id = str(gallery.create_subject(name="someone", **SUBJECT)["id"])
+        with changes_repo.listener(gallery.db) as listener:
+            assert listener is not None and not listener.wait(0.2)
+            with gallery.sessions.begin() as session:
+                changes_repo.record(session, "subject", subject_id)
+                assert not listener.wait(0.5)  # not committed yet: nobody is woken, nobody reads it
+            started = time.monotonic()
+            assert listener.wait(5.0)
+            assert time.monotonic() - started < 0.5
+            assert not listener.wait(0.2)  # one wake-up per notice

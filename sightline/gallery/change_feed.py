@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,9 +105,10 @@ class ChangeFeed:
 class ChangeFollower:
     """A scheduler service: a thread that applies the feed as soon as it moves (start/stop with the server)."""
 
-    def __init__(self, feed: ChangeFeed, *, poll_s: float = POLL_S) -> None:
+    def __init__(self, feed: ChangeFeed, *, poll_s: float = POLL_S, after: Callable[[], Any] | None = None) -> None:
         self.feed = feed
         self.poll_s = poll_s
+        self.after = after  # called after changes were applied (the server updates its gallery-size gauge)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -131,14 +133,19 @@ class ChangeFollower:
                 self._stopping.wait(2.0)
 
     def _follow(self, listener: changes_repo.Listener | None) -> None:
-        self.feed.catch_up()  # what was committed while (re)connecting
+        self._catch_up()  # what was committed while (re)connecting
         while not self._stopping.is_set():
             if listener is None:
                 self._stopping.wait(self.poll_s)
             else:
                 listener.wait(self.poll_s * 4)  # woken by NOTIFY; the timeout is the safety-net poll
             if not self._stopping.is_set():
-                self.feed.catch_up()
+                self._catch_up()
+
+    def _catch_up(self) -> None:
+        done = self.feed.catch_up()
+        if self.after is not None and (done.get("applied") or done.get("resynced")):
+            self.after()
 
 
 def purge_feed(session: Any, now: datetime) -> int:

@@ -85,7 +85,7 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
                   at_start=False, at_stop=True)
     if change_poll_s > 0:  # other processes' and replicas' enrolments and erasures, within a second
         scheduler.add_service("change-feed", ChangeFollower(ChangeFeed(gallery.ctx, gallery.search),
-                                                            poll_s=change_poll_s))
+                                                            poll_s=change_poll_s, after=after_refresh))
     cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job)
     manager = CameraManager(gallery, cameras, leader, config)
     manager_ref.append(manager)
