@@ -168,3 +168,17 @@ def test_postgresql_wakes_listeners_at_commit_not_before(postgres_server, tmp_pa
             assert listener.wait(5.0)
             assert time.monotonic() - started < 0.5
             assert not listener.wait(0.2)  # one wake-up per notice
+
+
+def test_a_replica_away_longer_than_the_feed_is_kept_reconciles_with_the_store(replicas, faces_dir):
+    from sightline.gallery import change_feed
+
+    a, b, feed = replicas
+    obama_id = str(a.create_subject(name="obama", **SUBJECT)["id"])
+    a.enroll(obama_id, train(faces_dir, "obama"))
+    with a.sessions.begin() as session:  # B was away: retention pruned the rows it never read
+        purge_feed(session, datetime.now(UTC) + timedelta(hours=1))
+    feed.last_read -= change_feed.KEEP_MINUTES * 60
+    done = feed.catch_up()
+    assert done["resynced"] == 1 and done["added"] == len(train(faces_dir, "obama"))
+    assert named(b, probe(faces_dir)) == {"obama"}

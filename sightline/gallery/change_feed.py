@@ -113,7 +113,8 @@ class ChangeFollower:
         self._thread: threading.Thread | None = None
 
     def start(self) -> ChangeFollower:
-        self.feed.catch_up()  # the head of the feed, with the index reconciled: nothing before it is missed
+        """Follow on a daemon thread; its first read takes the feed's head and reconciles a built index with the
+        store, so nothing committed before is missed (a database that is down is retried, never fatal)."""
         self._thread = threading.Thread(target=self._run, name="sightline-change-feed", daemon=True)
         self._thread.start()
         return self
