@@ -182,3 +182,37 @@ def test_a_replica_away_longer_than_the_feed_is_kept_reconciles_with_the_store(r
     done = feed.catch_up()
     assert done["resynced"] == 1 and done["added"] == len(train(faces_dir, "obama"))
     assert named(b, probe(faces_dir)) == {"obama"}
+
+
+def test_concurrent_writers_never_let_a_reader_skip_a_seq(postgres_server, tmp_path, engine):
+    """A row becomes visible only after every smaller seq, so "apply everything after the last seq seen" misses
+    nothing, even with writers whose transactions overlap (PostgreSQL draws sequence values before commit)."""
+    import random
+    import threading
+
+    with Gallery.open(tmp_path / "home", postgres_server.new_database(), engine) as gallery:
+        subject_id = str(gallery.create_subject(name="someone", **SUBJECT)["id"])
+
+        def writer(seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(15):
+                with gallery.sessions.begin() as session:
+                    changes_repo.record(session, "subject", subject_id)
+                    time.sleep(rng.uniform(0.0, 0.03))  # commit late, sometimes after a later writer's row
+
+        threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(3)]
+        for thread in threads:
+            thread.start()
+        seen, last = [], 0
+        while True:
+            finished = not any(t.is_alive() for t in threads)  # then this read is the last one needed
+            with gallery.sessions() as session:
+                rows = changes_repo.changes_after(session, last)
+            seen += [r.seq for r in rows]
+            last = rows[-1].seq if rows else last
+            if finished and not rows:
+                break
+            time.sleep(0.002)
+        with gallery.sessions() as session:
+            stored = [r.seq for r in changes_repo.changes_after(session, 0)]
+        assert len(stored) == 45 and seen == stored
