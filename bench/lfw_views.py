@@ -43,11 +43,11 @@ def shipped_spec(backend: str, *, embedder: str | None = None) -> str:
     options = [f"yunet={YUNET[0] or COMPONENTS[spec.detector].models[0]}"] if spec.detector == "yunet" else []
     if component == "dlib-resnet":
         options.insert(0, f"dlibbox={'fit' if fusion.DLIB_BOX_FROM_LANDMARKS else 'det'}")
-    else:  # ONNX embedders are cached with both views; the shipped flip setting picks one
-        options.insert(0, "flip=both")
+    elif component != "faceres":  # ONNX embedders are cached with both views; the shipped flip setting picks one
+        options.insert(0, "flip=both")  # (FaceRes has no flip option: cached as it ships)
     name = {"dlib-resnet": "yunet-dlib", "mobileface-v2": "yunet-mobileface", "frfeature": "yunet-frfeature",
             "insightface-mobilefacenet": "yunet-insightface"}.get(component, backend)
-    view = "" if component == "dlib-resnet" else "#tta" if fusion.FLIP.get(component, False) else "#plain"
+    view = "" if component in ("dlib-resnet", "faceres") else "#tta" if fusion.FLIP.get(component, False) else "#plain"
     return f"{name}:{','.join(options)}{view}"
 
 
