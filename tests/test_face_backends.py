@@ -101,10 +101,11 @@ def test_non_commercial_embedder_is_opt_in_and_labelled(models_dir) -> None:
         assert all(get_spec(m).commercial_use for m in FACE_BACKENDS[name].models), name
 
 
-def test_dlib_predictor_box_from_landmarks_is_hog_like(engine, hog_engine, photos) -> None:
+def test_dlib_predictor_box_from_landmarks_is_hog_like(hog_engine, photos) -> None:
     """dlib's shape predictor was trained on HOG boxes: the landmark-placed box must sit closer to HOG's."""
     from sightline.vision.faces.fusion import DLIB_BOX_FIT
 
+    engine = FaceEngine("yunet-dlib").load()
     embedder = engine.embedder
     image = photos["obama-720p"]
     yunet_face = engine.detector.detect(image)[0]

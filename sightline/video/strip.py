@@ -4,9 +4,9 @@ While a track lives, :class:`TrackStrips` keeps a bounded, evenly spread sample 
 than 640 px, with the face boxes found on that frame): every frame at first, and each time the sample is full,
 every other one is dropped and the stride doubles. When the track ends, :func:`compose_strip` blurs **every**
 face on each chosen frame, twice as strongly as snapshots (enrolled people too: the strip shows what happened,
-the best snapshot shows who; a frame where faces were not searched is searched now), and lays the frames side
-by side. The strip is written next to the snapshots (same folder, same retention: ``purge_snapshot_files``) and
-named in the ``track_end`` event's ``data["strip"]``.
+the best snapshot shows who; every chosen frame is searched again, small, as a tile and in the strip), and lays
+the frames side by side. The strip is written next to the snapshots (same folder, same retention:
+``purge_snapshot_files``) and named in the ``track_end`` event's ``data["strip"]``.
 """
 
 from __future__ import annotations
@@ -85,18 +85,23 @@ def _shrink(image: np.ndarray, faces: Sequence[Box] | None, when: datetime) -> _
 
 
 def compose_strip(samples: Sequence[_Sample], find_faces: Callable[[np.ndarray], list[Box]]) -> np.ndarray | None:
-    """The samples side by side, each with every face blurred (``find_faces`` searches frames not searched yet)."""
+    """The samples side by side, each with every face blurred: the faces found on the frame when it was seen plus
+    those ``find_faces`` finds on the small copy and on the tile itself (a face the camera's pass missed, e.g. a
+    profile cut by the frame edge, is still blurred: detectors find different faces at different sizes)."""
     tiles = []
     for sample in samples:
-        faces = sample.faces if sample.faces is not None else find_faces(sample.image)
-        image = blur_regions(sample.image, faces, method="gaussian", strength=BLUR_STRENGTH) if faces else sample.image
-        height, width = image.shape[:2]
-        tile_width = max(1, round(width * TILE_HEIGHT / height))
-        tiles.append(cv2.resize(image, (tile_width, TILE_HEIGHT), interpolation=cv2.INTER_AREA))
+        height, width = sample.image.shape[:2]
+        scale = TILE_HEIGHT / height
+        tile = cv2.resize(sample.image, (max(1, round(width * scale)), TILE_HEIGHT), interpolation=cv2.INTER_AREA)
+        faces = [tuple(float(v) * scale for v in box[:4]) for box in [*(sample.faces or []), *find_faces(sample.image)]]
+        faces += [tuple(box[:4]) for box in find_faces(tile)]
+        tiles.append(blur_regions(tile, faces, method="gaussian", strength=BLUR_STRENGTH) if faces else tile)
     if not tiles:
         return None
     gap = np.full((TILE_HEIGHT, GAP, 3), 255, np.uint8)
     parts: list[np.ndarray] = []
     for tile in tiles:
         parts += [tile, gap]
-    return np.hstack(parts[:-1])
+    strip = np.hstack(parts[:-1])
+    last = [tuple(box[:4]) for box in find_faces(strip)]  # and once more on exactly what is stored
+    return blur_regions(strip, last, method="gaussian", strength=BLUR_STRENGTH) if last else strip
