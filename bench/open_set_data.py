@@ -165,6 +165,7 @@ def load_caches(backend: str) -> dict[str, Embedded]:
     caches = {}
     for condition in CONDITIONS:
         parts = [_cached_view(spec, condition) for spec in specs]
+        first_paths = parts[0].paths
         common = set(parts[0].paths).intersection(*(p.paths for p in parts[1:]))
         keep = [p for p in parts[0].paths if p in common]
         parts = [_rows(p, keep) for p in parts]
@@ -172,12 +173,13 @@ def load_caches(backend: str) -> dict[str, Embedded]:
         if len(parts) > 1 and keep:
             data.vectors = fused_vectors(embedder, [p.vectors for p in parts])[0]
         if data.paths:
-            data.detail = _detail_rows(specs[0], condition, backend, keep)
+            data.detail = _detail_rows(specs[0], condition, backend, first_paths, keep)
         caches[condition] = data
     return caches
 
 
-def _detail_rows(spec: str, condition: str, backend: str, keep: list[str]) -> np.ndarray:
+def _detail_rows(spec: str, condition: str, backend: str, paths: list[str], keep: list[str]) -> np.ndarray:
+    """Face detail of the ``keep`` rows, from the detail cache of the spec whose rows are ``paths``."""
     name = spec.partition("#")[0]
-    values = dict(zip(load(name, condition).paths, detail(name, condition, engine_backend=backend), strict=True))
+    values = dict(zip(paths, detail(name, condition, engine_backend=backend), strict=True))
     return np.array([values[p] for p in keep])

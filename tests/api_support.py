@@ -42,15 +42,25 @@ def no_face_jpeg() -> bytes:
     return buffer.getvalue()
 
 
+def make_app(home: Path, backend: str = "auto"):
+    """The real app over the data folder ``home`` on face ``backend`` (models from ../shared/models)."""
+    from sightline.api import ApiSettings, create_app
+
+    return create_app(ApiSettings(home=home, db_url=f"sqlite:///{home / 'sightline.db'}", models_dir=str(MODELS),
+                                  backend=backend, max_upload_bytes=UPLOAD_LIMIT, inference_threads=2))
+
+
+def role_tokens(app) -> dict[str, str]:
+    """One fresh token per role of ``app``."""
+    keys = app.state.sightline.keys
+    return {role: keys.create(f"test-{role}", role, created_by="pytest").token
+            for role in ("admin", "operator", "viewer")}
+
+
 @pytest.fixture(scope="session")
 def api(tmp_path_factory):
     """The real app over a fresh data folder (models from ../shared/models)."""
-    from sightline.api import ApiSettings, create_app
-
-    home = tmp_path_factory.mktemp("sightline-api")
-    settings = ApiSettings(home=home, db_url=f"sqlite:///{home / 'sightline.db'}", models_dir=str(MODELS),
-                           backend="auto", max_upload_bytes=UPLOAD_LIMIT, inference_threads=2)
-    return create_app(settings)
+    return make_app(tmp_path_factory.mktemp("sightline-api"))
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +75,7 @@ def client(api):
 @pytest.fixture(scope="session")
 def tokens(api):
     """One fresh token per role."""
-    keys = api.state.sightline.keys
-    return {role: keys.create(f"test-{role}", role, created_by="pytest").token
-            for role in ("admin", "operator", "viewer")}
+    return role_tokens(api)
 
 
 def auth(token: str) -> dict[str, str]:

@@ -13,17 +13,14 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from api_support import MODELS, UPLOAD_LIMIT
+from api_support import make_app
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-
-from sightline.api import ApiSettings, create_app
 
 MAX_EXAMPLES = 25
 HOME = Path(tempfile.mkdtemp(prefix="sightline-fuzz-"))
 atexit.register(shutil.rmtree, HOME, True)  # also when the test is collected but deselected
-APP = create_app(ApiSettings(home=HOME, db_url=f"sqlite:///{HOME / 'sightline.db'}", models_dir=str(MODELS),
-                             max_upload_bytes=UPLOAD_LIMIT, inference_threads=2))
+APP = make_app(HOME)
 TOKEN = APP.state.sightline.keys.create("fuzzer", "admin", created_by="pytest").token
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 

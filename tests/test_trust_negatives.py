@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from api_support import *  # noqa: F403
-from api_support import FACES, auth
+from api_support import FACES, auth, make_app, role_tokens
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -39,13 +39,7 @@ LOOK_ALIKE_BACKEND = "yunet-dlib"
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     """The real app on the backend that confuses the two (see the module docstring)."""
-    from api_support import MODELS, UPLOAD_LIMIT
-
-    from sightline.api import ApiSettings, create_app
-
-    home = tmp_path_factory.mktemp("sightline-look-alike")
-    return create_app(ApiSettings(home=home, db_url=f"sqlite:///{home / 'sightline.db'}", models_dir=str(MODELS),
-                                  backend=LOOK_ALIKE_BACKEND, max_upload_bytes=UPLOAD_LIMIT, inference_threads=2))
+    return make_app(tmp_path_factory.mktemp("sightline-look-alike"), LOOK_ALIKE_BACKEND)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +52,7 @@ def client(api):
 
 @pytest.fixture(scope="module")
 def tokens(api):
-    keys = api.state.sightline.keys
-    return {role: keys.create(f"test-{role}", role, created_by="pytest").token
-            for role in ("admin", "operator", "viewer")}
+    return role_tokens(api)
 
 
 def _identify(client, token: str, path: Path, **fields) -> dict:
