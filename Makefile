@@ -11,13 +11,13 @@ SAMPLES := $(SIGHTLINE_DATA)/faces-small
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,cluster]"
 	touch $@
 
 install: $(VENV)/.installed
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e ".[dev,bench]"
+	$(PY) -m pip install -q -e ".[dev,cluster,bench]"
 	touch $@
 
 bench-install: $(VENV)/.bench-installed
