@@ -25,6 +25,11 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     cameras: Path | None = typer.Option(None, "--cameras", help="Camera YAML config: run its cameras in the "
                                         "background (events, live view); needs --workers 1."),
+    cluster: str | None = typer.Option(None, "--cluster", help="Run the cameras as actors on a Ray cluster: auto, "
+                                       "HOST:PORT or ray://HOST:PORT (needs pip install 'sightline[cluster]')."),
+    inference_workers: int = typer.Option(0, "--inference-workers", min=0, max=64, help="Face detection and "
+                                          "embedding for API requests in this many worker processes (0: threads "
+                                          "of the server process; with --cluster: Ray tasks)."),
     retention_every: float = typer.Option(60.0, "--retention-every", min=0, help="Minutes between retention runs "
                                           "(expired subjects erased; with --cameras also old events and snapshots); "
                                           "the first runs at start; 0 turns it off."),
@@ -48,6 +53,8 @@ def serve(
     env["SIGHTLINE_RETENTION_EVERY_MIN"] = str(retention_every)  # the server's retention job, cameras or not
     if cameras is not None:
         env.update(_cameras_env(cameras, workers))
+    env["SIGHTLINE_CLUSTER"] = _cluster_env(cluster)
+    env["SIGHTLINE_INFERENCE_WORKERS"] = str(inference_workers)
     if workers > 1:
         env.setdefault("SIGHTLINE_INDEX_REFRESH_S", os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "1"))
     os.environ.update(env)  # the worker processes build their app from these
@@ -77,3 +84,14 @@ def _cameras_env(path: Path, workers: int) -> dict[str, str]:
     names = ", ".join(config.enabled_cameras()) or "none enabled"
     console.print(f"Cameras from {path}: {names}", highlight=False)
     return {"SIGHTLINE_CAMERAS": str(path.expanduser().resolve())}
+
+
+def _cluster_env(address: str | None) -> str:
+    """Check ``--cluster`` now (a clear error before the server starts); '' runs the cameras in this process."""
+    if not address:
+        return ""
+    from sightline.cluster.runtime import require_ray, validate_address
+
+    with handle_errors(False):
+        require_ray()
+        return validate_address(address)
