@@ -85,6 +85,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(state.load_models)
+        await asyncio.to_thread(state.start_pool)  # --inference-workers: worker processes (or Ray actors)
         jobs = await asyncio.to_thread(_server_jobs, state)  # retention, index refresh, audit checkpoints, cameras
         app.state.jobs, app.state.cameras = jobs, jobs.cameras
         await asyncio.to_thread(jobs.start)

@@ -16,6 +16,7 @@ from fastapi import Request
 
 from sightline.api.audit_verifier import AuditVerifier
 from sightline.api.errors import ApiError
+from sightline.api.inference_pool import InferencePool, create_pool
 from sightline.api.keys_store import ApiKey, KeyStore
 from sightline.api.metrics import Metrics
 from sightline.api.settings import ApiSettings
@@ -77,6 +78,7 @@ class AppState:
         self.verifier = AuditVerifier(self.audit)
         self.metrics = Metrics()
         self.models_loaded = False
+        self.pool: InferencePool | None = None  # face inference in worker processes / Ray actors (start_pool)
         self._limiter: anyio.CapacityLimiter | None = None
 
     @property
@@ -100,6 +102,22 @@ class AppState:
         except SightlineError as exc:
             log.error("start-up failed: %s", exc.message)
 
+    def start_pool(self) -> None:
+        """Start the inference workers asked for by the settings and load their models (start-up, in a thread)."""
+        settings = self.settings
+        if settings.inference_workers <= 0 or self.pool is not None or not self.models_loaded:
+            return  # no models: /ready says so, and workers would fail the same way
+        pool = create_pool(settings.inference_workers, settings.cluster, self.engine.backend, settings.models_dir)
+        if pool is None:
+            return
+        try:
+            pool.warm()
+        except BaseException:
+            pool.close()
+            raise
+        self.pool = pool
+        log.info("face inference in %d %s", pool.workers, "Ray actors" if settings.cluster else "worker processes")
+
     def update_gallery_gauge(self) -> None:
         index = self.gallery.index
         self.metrics.gallery_size.set(len(index) if index is not None else 0)
@@ -114,6 +132,9 @@ class AppState:
                           details=dict(details or {}))
 
     def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
         self.gallery.close()
 
 

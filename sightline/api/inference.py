@@ -1,7 +1,9 @@
 """Face inference for the API, timed per model and stage for ``/metrics``.
 
 These functions block (decode + ONNX/dlib); routes call them through
-``AppState.run`` so they execute in the bounded thread pool.
+``AppState.run`` so they execute in the bounded thread pool. With inference
+workers (``--inference-workers``), :func:`pooled_faces` runs detection and
+embedding in a worker instead, on pixels decoded here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,19 @@ def detect(state: AppState, pixels: np.ndarray, *, embed: bool = False) -> list[
             vectors = engine.embedder.embed(pixels, faces)
         for face, vector in zip(faces, vectors, strict=True):
             face.embedding = vector
+    return faces
+
+
+async def pooled_faces(state: AppState, pixels: np.ndarray, mode: str, name: str = "the image") -> list[Face]:
+    """Faces from the inference pool (``mode``: ``detect``, ``embed`` or ``main``), with the worker's stage
+    times recorded here; ``main`` raises :class:`NoFaceError` (like :func:`main_face`) when there is none."""
+    assert state.pool is not None, "pooled_faces needs the inference pool"
+    faces, timings = await state.pool.faces(pixels, mode)
+    spec = state.engine.spec
+    for stage, seconds in timings.items():
+        state.metrics.inference.labels(spec.detector if stage == "detect" else spec.embedder, stage).observe(seconds)
+    if mode == "main" and not faces:
+        raise NoFaceError(f"no face found in {name}")
     return faces
 
 

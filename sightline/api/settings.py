@@ -29,6 +29,9 @@ class ApiSettings:
                                                                    DEFAULT_MAX_UPLOAD_BYTES))
     inference_threads: int = field(default_factory=lambda: _env_int("SIGHTLINE_INFERENCE_THREADS",
                                                                     max(1, min(4, os.cpu_count() or 1))))
+    # face inference for API requests in worker processes (0: the threads above); with cluster: Ray actors
+    inference_workers: int = field(default_factory=lambda: _env_int("SIGHTLINE_INFERENCE_WORKERS", 0))
+    cluster: str | None = field(default_factory=lambda: os.environ.get("SIGHTLINE_CLUSTER", "").strip() or None)
     index_kind: str = field(default_factory=lambda: os.environ.get("SIGHTLINE_INDEX", "exact"))
     index_refresh_s: float = field(default_factory=lambda: float(os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "0")))
     cameras_config: Path | None = field(default_factory=lambda: Path(os.environ["SIGHTLINE_CAMERAS"])
@@ -44,12 +47,15 @@ class ApiSettings:
     def __post_init__(self) -> None:
         if self.metrics_access not in ("key", "open"):
             raise ConfigError(f"SIGHTLINE_METRICS must be 'key' or 'open', not {self.metrics_access!r}")
+        if self.inference_workers < 0:
+            raise ConfigError(f"SIGHTLINE_INFERENCE_WORKERS must be 0 or more, not {self.inference_workers}")
 
     def public_dict(self) -> dict[str, object]:
         """Settings safe to show an admin (no secrets live here)."""
         return {"home": str(self.home), "db": _redact_url(self.db_url) if self.db_url else "sqlite (default)",
                 "models_dir": self.models_dir, "backend": self.backend, "max_upload_bytes": self.max_upload_bytes,
-                "inference_threads": self.inference_threads, "index_kind": self.index_kind,
+                "inference_threads": self.inference_threads, "inference_workers": self.inference_workers,
+                "cluster": self.cluster, "index_kind": self.index_kind,
                 "index_refresh_s": self.index_refresh_s,
                 "cameras_config": str(self.cameras_config) if self.cameras_config else None,
                 "retention_every_min": self.retention_every_min, "metrics_access": self.metrics_access,

@@ -21,6 +21,7 @@ from sightline.gallery.search import SearchIndex
 from sightline.gallery.thresholds import request_threshold
 from sightline.privacy.policy import check_attributes
 from sightline.store import subjects_repo, templates_repo
+from sightline.vision.faces.types import Face
 from sightline.vision.image_io import ImageInput, load_image
 
 NEGATIVE_MARGIN = 0.03  # a match must beat the subject's closest "not this person" example by this much
@@ -85,12 +86,25 @@ class MatchingService:
                  attributes: Sequence[str] | None = None, actor: str | None = None, allow_lower: bool = False,
                  explain: bool = False) -> list[Identification]:
         """Every face in ``image`` with its top-``k`` subjects; a face that matches nobody is ``unknown``."""
+        self.check_identify(k, threshold, attributes=attributes, allow_lower=allow_lower)
+        pixels = load_image(image)
+        faces = self.ctx.faces.detect_array(pixels, embed=True)
+        return self.identify_faces(pixels, faces, k, threshold=threshold, actor=actor, allow_lower=allow_lower,
+                                   explain=explain)
+
+    def check_identify(self, k: int, threshold: float | None, *, attributes: Sequence[str] | None = None,
+                       allow_lower: bool = False) -> None:
+        """Refuse a bad identify request before any work (prohibited attributes, bad ``k``, too low a threshold)."""
         check_attributes(attributes)
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise SightlineError(f"k must be a whole number >= 1, got {k!r}", code="bad_request")
-        self.threshold_for(threshold, allow_lower=allow_lower)  # refuse a bad request before any work
-        pixels = load_image(image)
-        faces = self.ctx.faces.detect_array(pixels, embed=True)
+        self.threshold_for(threshold, allow_lower=allow_lower)
+
+    def identify_faces(self, pixels: np.ndarray, faces: Sequence[Face], k: int = 3, *, threshold: float | None = None,
+                       actor: str | None = None, allow_lower: bool = False,
+                       explain: bool = False) -> list[Identification]:
+        """Search, decide and audit for ``faces`` already detected and embedded in ``pixels`` (here, or by an
+        inference worker of the server: the decision and the audit row are the same either way)."""
         results, points = [], []
         for face in faces:
             limit, point = self.open_set_limit(face.embedding, threshold, allow_lower=allow_lower, pixels=pixels,

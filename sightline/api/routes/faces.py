@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request
 
 from sightline.api import inference
@@ -14,7 +15,10 @@ from sightline.api.keys_store import ApiKey, Role
 from sightline.api.uploads import Upload, image_body_schema, read_upload
 from sightline.engine import VerifyResult, cosine_similarity
 from sightline.errors import SightlineError
+from sightline.gallery.matching import MatchingService
+from sightline.gallery.records import Identification
 from sightline.gallery.thresholds import ThresholdError
+from sightline.vision.faces.types import Face
 
 router = APIRouter(prefix="/faces", tags=["faces"])
 
@@ -65,7 +69,10 @@ async def detect(request: Request, key: ApiKey = Viewer, state: AppState = Depen
     results, first_error = [], None
     for name, data in images:
         try:
-            faces = await state.run(_detect_one, state, data)
+            if state.pool is None:
+                faces = await state.run(_detect_one, state, data)
+            else:
+                faces = await inference.pooled_faces(state, await state.run(inference.decode, state, data), "detect")
         except SightlineError as exc:
             first_error = first_error or exc
             results.append({"image": name, "faces": [], "error": exc.to_dict()})
@@ -104,7 +111,10 @@ async def verify(request: Request, key: ApiKey = Viewer, state: AppState = Depen
         return await state.run(_verify_subject, state, data, name, subject_id, threshold, key)
     name_a, data_a = upload.require("image_a")
     name_b, data_b = upload.require("image_b")
-    result = await state.run(_verify_pair, state, data_a, name_a, data_b, name_b, threshold)
+    if state.pool is None:
+        result = await state.run(_verify_pair, state, data_a, name_a, data_b, name_b, threshold)
+    else:
+        result = await _verify_pair_pooled(state, data_a, name_a, data_b, name_b, threshold)
     state.audit_event(key, "faces.verify", details={"same_person": result.same_person, "threshold": threshold})
     return result.to_dict()
 
@@ -113,6 +123,17 @@ def _verify_pair(state: AppState, data_a: bytes, name_a: str, data_b: bytes, nam
                  threshold: float) -> VerifyResult:
     face_a = inference.main_face(state, inference.decode(state, data_a), name_a)
     face_b = inference.main_face(state, inference.decode(state, data_b), name_b)
+    similarity = cosine_similarity(face_a.embedding, face_b.embedding)
+    return VerifyResult(similarity, similarity >= threshold, threshold, state.engine.backend, face_a, face_b)
+
+
+async def _verify_pair_pooled(state: AppState, data_a: bytes, name_a: str, data_b: bytes, name_b: str,
+                              threshold: float) -> VerifyResult:
+    """:func:`_verify_pair` with detection and embedding in the inference pool (same order of checks)."""
+    face_a = (await inference.pooled_faces(state, await state.run(inference.decode, state, data_a), "main",
+                                           name_a))[0]
+    face_b = (await inference.pooled_faces(state, await state.run(inference.decode, state, data_b), "main",
+                                           name_b))[0]
     similarity = cosine_similarity(face_a.embedding, face_b.embedding)
     return VerifyResult(similarity, similarity >= threshold, threshold, state.engine.backend, face_a, face_b)
 
@@ -140,7 +161,10 @@ async def identify(request: Request, key: ApiKey = Operator, state: AppState = D
     threshold = _threshold(upload, key, state)
     explain = _explain(upload, key)
     requested = threshold if upload.number("threshold", None, low=-1.0, high=1.0) is not None else None
-    found = await state.run(_identify, state, data, k, requested, key, explain)  # None: the open-set point
+    if state.pool is None:
+        found = await state.run(_identify, state, data, k, requested, key, explain)  # None: the open-set point
+    else:
+        found = await _identify_pooled(state, data, k, requested, key, explain)
     if requested is None:
         threshold = max((r.threshold for r in found), default=threshold)
     return {"backend": state.engine.backend, "threshold": threshold,
@@ -152,3 +176,21 @@ def _identify(state: AppState, data: bytes, k: int, threshold: float, key: ApiKe
     with state.metrics.time_inference(state.engine.spec.embedder, "identify"):
         return state.gallery.identify(pixels, k, threshold=threshold, actor=key.actor,
                                       allow_lower=_is_admin(key), explain=explain)
+
+
+async def _identify_pooled(state: AppState, data: bytes, k: int, threshold: float | None, key: ApiKey,
+                           explain: bool) -> list[Identification]:
+    """:func:`_identify` with detection and embedding in the inference pool: decode, search, decision and audit
+    stay here (the same ``MatchingService.identify_faces`` as the in-process path)."""
+    matching, allow_lower = state.gallery.matching, _is_admin(key)
+    matching.check_identify(k, threshold, allow_lower=allow_lower)
+    pixels = await state.run(inference.decode, state, data)
+    with state.metrics.time_inference(state.engine.spec.embedder, "identify"):
+        faces = await inference.pooled_faces(state, pixels, "embed")
+        return await state.run(_decide, matching, pixels, faces, k, threshold, key.actor, allow_lower, explain)
+
+
+def _decide(matching: MatchingService, pixels: np.ndarray, faces: list[Face], k: int, threshold: float | None,
+            actor: str, allow_lower: bool, explain: bool) -> list[Identification]:
+    return matching.identify_faces(pixels, faces, k, threshold=threshold, actor=actor, allow_lower=allow_lower,
+                                   explain=explain)
