@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,10 +49,11 @@ PROBES = ("knn_examples/test/obama1.jpg", "knn_examples/test/alex_lacamoire1.jpg
 FILL_BATCH = 1000
 
 
-def build_gallery(home: Path, size: int, backend: str, seed: int = 0) -> dict[str, int]:
-    """Enrol the real training photos, then fill to ``size`` templates with random unit vectors."""
+def build_gallery(home: Path, size: int, backend: str, seed: int = 0, db_url: str | None = None) -> dict[str, int]:
+    """Enrol the real training photos, then fill to ``size`` templates with random unit vectors
+    (in ``home``'s SQLite file, or in the database at ``db_url``)."""
     engine = FaceEngine(backend).load()
-    gallery = Gallery.open(home, engine=engine, actor="bench", create_key=True)
+    gallery = Gallery.open(home, db_url, engine=engine, actor="bench", create_key=True)
     real = 0
     train = faces_small_dir() / "examples" / "knn_examples" / "train"
     for person in sorted(p for p in train.iterdir() if p.is_dir()):
@@ -91,9 +94,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int, workers: int, backend: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "sightline", "serve", "--home", str(home), "--port", str(port),
-               "--workers", str(workers), "--backend", backend, "--log-level", "warning"]
+def start_server(home: Path, port: int, workers: int, backend: str, extra: Sequence[str] = (),
+                 prefix: Sequence[str] = ()) -> subprocess.Popen:
+    """``sightline serve`` on ``port`` (``extra`` options; ``prefix`` e.g. ``taskset -c 0``), once it is ready."""
+    command = [*prefix, sys.executable, "-m", "sightline", "serve", "--home", str(home), "--port", str(port),
+               "--workers", str(workers), "--backend", backend, "--log-level", "warning", *extra]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     deadline = time.monotonic() + 180
@@ -110,22 +115,28 @@ def start_server(home: Path, port: int, workers: int, backend: str) -> subproces
     raise SystemExit("server did not become ready in 180 s")
 
 
-async def run_level(base: str, token: str, probes: list[tuple[str, bytes]], clients: int, duration: float,
-                    max_requests: int, warmup: int) -> dict[str, object]:
-    """``clients`` concurrent keep-alive clients; latency of every request after the warm-up."""
+async def run_level(base: str | list[str], token: str, probes: list[tuple[str, bytes]], clients: int,
+                    duration: float, max_requests: int, warmup: int) -> dict[str, object]:
+    """``clients`` concurrent keep-alive clients; latency of every request after the warm-up.
+
+    ``base`` may list several servers (replicas): client ``n`` talks to ``base[n % len(base)]``.
+    """
+    bases = [base] if isinstance(base, str) else list(base)
     latencies: list[float] = []
     errors = 0
     sent = 0
     stop_at = time.perf_counter() + duration
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
-                                 timeout=120) as client:
-        for index in range(warmup):
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [await stack.enter_async_context(httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=120)) for url in bases]
+        for index in range(warmup * len(sessions)):
             name, data = probes[index % len(probes)]
-            await client.post("/api/v1/faces/identify", files={"image": (name, data)})
+            await sessions[index % len(sessions)].post("/api/v1/faces/identify", files={"image": (name, data)})
 
         async def worker(number: int) -> None:
             nonlocal errors, sent
+            client = sessions[number % len(sessions)]
             turn = number
             while time.perf_counter() < stop_at and sent < max_requests:
                 sent += 1
