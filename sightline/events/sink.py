@@ -3,6 +3,11 @@
 The database write happens on the caller's thread (a local insert); MQTT and
 webhooks only queue. A failing output is logged and counted, never raised, so
 one broken output cannot stop a camera.
+
+With a ``run_key`` the sink is idempotent: each event gets a stable id
+(:func:`sightline.events.ids.stable_event_id`), and an event whose id is already
+stored (a camera run replayed after its worker was restarted on another node) is
+counted as a duplicate and sent nowhere.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sightline.errors import SightlineError
+from sightline.events.ids import stable_event_id
 from sightline.events.models import Event, EventType
 from sightline.events.store import save_event
+from sightline.store import events_repo
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +69,22 @@ class EventSink:
 
     def __init__(self, sessions: sessionmaker[Session] | None = None, *, mqtt: EventPublisher | None = None,
                  webhooks: EventSender | None = None, audit: AuditAppender | None = None,
-                 actor: str = "pipeline") -> None:
+                 actor: str = "pipeline", run_key: str | None = None) -> None:
+        """``run_key``: the camera run's key, for idempotent event ids (None: each event keeps its random id)."""
         self.sessions, self.mqtt, self.webhooks, self.audit, self.actor = sessions, mqtt, webhooks, audit, actor
+        self.run_key = run_key
         self._lock = threading.Lock()
-        self.counters = {"emitted": 0, "stored": 0, "store_failed": 0, "output_failed": 0}
+        self.counters = {"emitted": 0, "stored": 0, "store_failed": 0, "output_failed": 0, "duplicates": 0}
 
     def emit(self, event: Event) -> bool:
-        """Send ``event`` everywhere; True when it was stored (or there is no store)."""
-        stored = self._store(event)
+        """Send ``event`` everywhere; True when it was stored (or there is no store, or it was stored before)."""
+        if self.run_key is not None:
+            event.id = stable_event_id(self.run_key, event)
+        try:
+            stored = self._store(event)
+        except _AlreadyStored:
+            self._count("duplicates")
+            return True
         if self.mqtt is not None:
             self._output("mqtt", self.mqtt.publish_event, event)
         if self.webhooks is not None:
@@ -96,6 +111,8 @@ class EventSink:
             return True
         try:
             with self.sessions.begin() as session:
+                if self.run_key is not None and events_repo.get_event_row(session, event.id) is not None:
+                    raise _AlreadyStored
                 save_event(session, event)
                 if self.audit is not None and event.type in (EventType.PERSON_SEEN, EventType.UNKNOWN_PERSON):
                     matched = event.type is EventType.PERSON_SEEN
@@ -104,6 +121,12 @@ class EventSink:
                                       details={"camera": event.camera, "event_id": event.id,
                                                "track_id": event.track_id,
                                                "score": None if event.score is None else round(event.score, 4)})
+        except IntegrityError:
+            if self.run_key is not None:  # another worker of the same run stored it between our check and insert
+                raise _AlreadyStored from None
+            log.error("could not store event %s (%s on %s): duplicate id", event.id, event.type.value, event.camera)
+            self._count("store_failed")
+            return False
         except (SQLAlchemyError, SightlineError) as exc:
             log.error("could not store event %s (%s on %s): %s", event.id, event.type.value, event.camera, exc)
             self._count("store_failed")
@@ -131,3 +154,7 @@ class EventSink:
             self.mqtt.close(timeout)
         if self.webhooks is not None:
             self.webhooks.close(timeout)
+
+
+class _AlreadyStored(Exception):
+    """The event's stable id is already in the store (a replayed event)."""

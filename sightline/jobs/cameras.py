@@ -27,7 +27,6 @@ from sightline.jobs.leader import LeaderLock
 from sightline.jobs.retention import EventRetention
 from sightline.store import cameras_repo
 from sightline.video.config import CameraConfig, RetentionConfig, SightlineConfig
-from sightline.video.worker import CameraWorker
 
 if TYPE_CHECKING:
     from sightline.gallery.gallery import Gallery
@@ -192,7 +191,7 @@ class CameraManager:
             for name, config in wanted.items():
                 if name not in self.service.workers:
                     stop = threading.Event()
-                    worker = CameraWorker(name, config, self.service, stop=stop)
+                    worker = self.service.new_worker(name, config, stop=stop)
                     self._stops[name] = stop
                     self.service.workers[name] = worker
                     worker.start()
@@ -202,7 +201,7 @@ class CameraManager:
             log.info("cameras: %s", ", ".join(f"{k} {', '.join(v)}" for k, v in done.items() if v))
         return done
 
-    def _stop_worker(self, name: str, worker: CameraWorker) -> None:
+    def _stop_worker(self, name: str, worker: Any) -> None:
         if self._stops.pop(name, None) is None:
             return  # a YAML camera (the service's own stop signal): the file does not change while serving
         worker.request_stop()  # sets the camera's own stop signal and closes a live source

@@ -9,6 +9,7 @@ in every worker process and replica.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,11 +57,12 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
                       after_refresh: Callable[[], None] | None = None, cameras_config: str | Path | None = None,
                       camera_options: ServiceOptions | None = None,
                       checkpoint_every_s: float = CHECKPOINT_EVERY_S,
-                      change_poll_s: float = POLL_S) -> ServerJobs:
+                      change_poll_s: float = POLL_S, cluster: str | None = None) -> ServerJobs:
     """Every job of one server process (not started). ``retention_every_s`` 0 turns the retention schedule off;
     with ``cameras_config`` the cameras run too and retention also purges their old events and snapshots.
     Audit checkpoints are signed every ``checkpoint_every_s`` and once more at stop. The change feed is followed
-    (PostgreSQL: woken by NOTIFY; SQLite: polled every ``change_poll_s``; 0 turns it off)."""
+    (PostgreSQL: woken by NOTIFY; SQLite: polled every ``change_poll_s``; 0 turns it off). With ``cluster``
+    (default: ``$SIGHTLINE_CLUSTER``, set by ``serve --cluster``) the cameras run as actors on that Ray cluster."""
     from sightline.jobs.cameras import SYNC_EVERY_S, CameraManager
     from sightline.video.config import SightlineConfig, load_config
     from sightline.video.service import CameraService
@@ -86,7 +88,9 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
     if change_poll_s > 0:  # other processes' and replicas' enrolments and erasures, within a second
         scheduler.add_service("change-feed", ChangeFollower(ChangeFeed(gallery.ctx, gallery.search),
                                                             poll_s=change_poll_s, after=after_refresh))
-    cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job)
+    if cluster is None:
+        cluster = os.environ.get("SIGHTLINE_CLUSTER") or None
+    cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job, cluster=cluster)
     manager = CameraManager(gallery, cameras, leader, config)
     manager_ref.append(manager)
     scheduler.add_service("cameras", manager)

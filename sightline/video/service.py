@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 from sightline.errors import ConfigError
 from sightline.events.sink import EventPublisher, EventSender, EventSink
-from sightline.video.config import SightlineConfig
+from sightline.video.config import CameraConfig, SightlineConfig
 from sightline.video.ports import VideoGallery
 from sightline.video.worker import CameraStatus, CameraWorker, ServiceOptions
 
-__all__ = ["CameraService", "CameraStatus", "CameraWorker", "RetentionTask", "ServiceOptions", "snapshot_dir_for"]
+__all__ = ["CameraService", "CameraStatus", "CameraWorker", "RetentionTask", "ServiceOptions", "event_outputs",
+           "snapshot_dir_for"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,11 @@ class CameraService:
 
     def __init__(self, config: SightlineConfig, gallery: VideoGallery, *, options: ServiceOptions | None = None,
                  mqtt: EventPublisher | None = None, webhooks: EventSender | None = None,
-                 retention: RetentionTask | None = None) -> None:
+                 retention: RetentionTask | None = None, cluster: str | None = None) -> None:
+        """``cluster``: a Ray cluster's address; each camera then runs as an actor on it
+        (:mod:`sightline.cluster.cameras`) instead of a thread here."""
         self.config = config
+        self.cluster = cluster or None
         self.gallery = gallery
         self.options = options or ServiceOptions()
         self.stopping = threading.Event()
@@ -55,7 +59,7 @@ class CameraService:
                         "server's own database")
         self._mqtt, self._webhooks = mqtt, webhooks
         self.sink: EventSink = EventSink(gallery.sessions)
-        self.workers: dict[str, CameraWorker] = {}
+        self.workers: dict[str, Any] = {}  # CameraWorker, or RayCameraWorker with --cluster
         self._retention = retention
         self._started = False
         self.viewers = 0  # live-view streams open now
@@ -66,18 +70,14 @@ class CameraService:
         if self._started:
             return self
         self._started = True
-        mqtt, webhooks = self._mqtt, self._webhooks
-        if mqtt is None and self.config.mqtt is not None and self.config.mqtt.enabled:
-            from sightline.events.mqtt import MqttPublisher
-
-            mqtt = MqttPublisher.from_config(self.config.mqtt).start()
-        if webhooks is None and self.config.webhooks is not None:
-            from sightline.events.webhooks import WebhookSender
-
-            webhooks = WebhookSender.from_config(self.config.webhooks)
+        mqtt, webhooks = event_outputs(self.config, mqtt=self._mqtt, webhooks=self._webhooks)
         self.sink = EventSink(self.gallery.sessions, mqtt=mqtt, webhooks=webhooks)
+        if self.cluster:
+            from sightline.cluster.runtime import connect
+
+            connect(self.cluster)
         for name, camera in self.config.enabled_cameras().items():
-            worker = CameraWorker(name, camera, self)
+            worker = self.new_worker(name, camera)
             self.workers[name] = worker
             worker.start()
         log.info("camera service: %d camera(s) started", len(self.workers))
@@ -99,6 +99,14 @@ class CameraService:
         self.sink.close(timeout=2.0)
 
     # -- cameras ------------------------------------------------------------------------------
+    def new_worker(self, name: str, camera: CameraConfig, stop: threading.Event | None = None) -> Any:
+        """A (not started) worker for ``camera``: a thread here, or an actor's supervisor with a cluster."""
+        if self.cluster:
+            from sightline.cluster.cameras import RayCameraWorker
+
+            return RayCameraWorker(name, camera, self, stop=stop)
+        return CameraWorker(name, camera, self, stop=stop)
+
     def camera(self, name: str) -> CameraWorker:
         """The worker of camera ``name`` (:class:`ConfigError` ``camera_not_found`` if there is none)."""
         worker = self.workers.get(name)
@@ -136,6 +144,20 @@ class CameraService:
             raise ConfigError("no retention job: the cameras run outside the server's jobs",
                               code="retention_not_scheduled")
         return self._retention.run()
+
+
+def event_outputs(config: SightlineConfig, *, mqtt: EventPublisher | None = None,
+                  webhooks: EventSender | None = None) -> tuple[EventPublisher | None, EventSender | None]:
+    """The MQTT publisher (started) and webhook sender the config asks for, unless given already."""
+    if mqtt is None and config.mqtt is not None and config.mqtt.enabled:
+        from sightline.events.mqtt import MqttPublisher
+
+        mqtt = MqttPublisher.from_config(config.mqtt).start()
+    if webhooks is None and config.webhooks is not None:
+        from sightline.events.webhooks import WebhookSender
+
+        webhooks = WebhookSender.from_config(config.webhooks)
+    return mqtt, webhooks
 
 
 def snapshot_dir_for(config: SightlineConfig, home: Path) -> Path:

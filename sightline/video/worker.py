@@ -83,10 +83,12 @@ class CameraWorker:
     """One camera: its thread, its pipeline and what it reports."""
 
     def __init__(self, name: str, config: CameraConfig, service: CameraHost,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, video_start: datetime | None = None) -> None:
         """``stop``: this camera's own stop signal (a camera removed or changed while the others run); by default
-        the service's."""
+        the service's. ``video_start``: a file camera's events are timed on the video's timeline from this
+        instant instead of the wall clock (a replayed run then makes the same events)."""
         self.name, self.config, self.service = name, config, service
+        self.video_start = video_start
         self.status = CameraStatus.STARTING
         self.last_error: str | None = None
         self.restarts = 0
@@ -170,7 +172,8 @@ class CameraWorker:
         pipeline = pipeline_from_config(self.name, self.config, gallery=self.service.gallery,
                                         snapshot_dir=self.service.snapshot_dir,
                                         blur_unknown_faces=self.service.config.privacy.blur_unknown_faces,
-                                        sink=self.service.sink, frame_size=(width, height))
+                                        sink=self.service.sink, frame_size=(width, height),
+                                        video_start=self.video_start)
         self._run_started, self._run_frames = time.monotonic(), 0
         self._set(CameraStatus.RUNNING)
         try:

@@ -84,6 +84,10 @@ function card(entry, camera) {
       ["Stage ms/frame", ms || "–"],
       ["Events", events || "none yet"],
       ["Restarts", String(camera.restarts)]);
+    if (camera.runner === "ray") {
+      facts.push(["Node", camera.node_address ? `${camera.node_address} (${String(camera.node_id).slice(0, 8)})`
+        : "being placed on the cluster"]);
+    }
   } else {
     facts.push(["Rate", `target ${fmt(entry.fps)} fps`]);
   }
