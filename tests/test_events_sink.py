@@ -45,7 +45,35 @@ def test_events_are_stored_and_recognitions_audited(sessions):
                                                                   ("camera:gate", None, "no_match")]
     assert json.loads(rows[0].details)["event_id"] == seen.id
     assert audit.verify().ok
-    assert sink.stats() == {"emitted": 3, "stored": 3, "store_failed": 0, "output_failed": 0}
+    assert sink.stats() == {"emitted": 3, "stored": 3, "store_failed": 0, "output_failed": 0, "duplicates": 0}
+
+
+def test_a_replayed_run_stores_each_event_once(sessions):
+    """With a run key (a camera on a cluster, replayed after a restart) an event made again is skipped, not stored
+    or audited twice; another run, or an event that differs, is stored."""
+    audit = AuditLog(sessions)
+    start = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
+
+    def events() -> list[Event]:
+        return [Event(EventType.TRACK_START, "gate", "person", start_time=start, track_id=1),
+                Event(EventType.PERSON_SEEN, "gate", "person", start_time=start + timedelta(seconds=1), track_id=1,
+                      score=0.7, subject_id="s-lin", subject_name="Lin-Manuel Miranda")]
+
+    first = EventSink(sessions, audit=audit, run_key="run-1")
+    assert all(first.emit(e) for e in events())
+    replay = EventSink(sessions, audit=audit, run_key="run-1")
+    replayed = events()
+    replayed[1].score = 0.7001  # another CPU may round the score differently: still the same event
+    assert all(replay.emit(e) for e in replayed)
+    assert replay.stats()["duplicates"] == 2 and replay.stats()["stored"] == 0
+    later = Event(EventType.TRACK_START, "gate", "person", start_time=start + timedelta(seconds=5), track_id=2)
+    assert replay.emit(later) and replay.stats()["stored"] == 1
+    other_run = EventSink(sessions, audit=audit, run_key="run-2")
+    assert all(other_run.emit(e) for e in events())
+    with sessions() as session:
+        assert count_events(session) == 5
+    assert len([r for r in audit.tail(20) if r.action == "identify"]) == 2
+    assert audit.verify().ok
 
 
 def test_a_store_failure_is_counted_not_raised(sessions, caplog):
