@@ -11,6 +11,7 @@ so the cameras API can show its last run.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -104,7 +105,7 @@ class CameraService:
         if self.cluster:
             from sightline.cluster.cameras import RayCameraWorker
 
-            return RayCameraWorker(name, camera, self, stop=stop)
+            return RayCameraWorker(name, camera, self, stop=stop, cpus=camera_cpus())
         return CameraWorker(name, camera, self, stop=stop)
 
     def camera(self, name: str) -> CameraWorker:
@@ -144,6 +145,17 @@ class CameraService:
             raise ConfigError("no retention job: the cameras run outside the server's jobs",
                               code="retention_not_scheduled")
         return self._retention.run()
+
+
+def camera_cpus() -> float:
+    """CPUs each camera actor asks of the cluster (``$SIGHTLINE_CAMERA_CPUS``, default 1; 0.5 fits two per CPU)."""
+    try:
+        value = float(os.environ.get("SIGHTLINE_CAMERA_CPUS") or 1.0)
+    except ValueError:
+        raise ConfigError("SIGHTLINE_CAMERA_CPUS must be a number of CPUs, e.g. 1 or 0.5") from None
+    if not 0 < value <= 64:
+        raise ConfigError("SIGHTLINE_CAMERA_CPUS must be above 0 and at most 64")
+    return value
 
 
 def event_outputs(config: SightlineConfig, *, mqtt: EventPublisher | None = None,
