@@ -55,8 +55,6 @@ def serve(
         env.update(_cameras_env(cameras, workers))
     env["SIGHTLINE_CLUSTER"] = _cluster_env(cluster)
     env["SIGHTLINE_INFERENCE_WORKERS"] = str(inference_workers)
-    if workers > 1:
-        env.setdefault("SIGHTLINE_INDEX_REFRESH_S", os.environ.get("SIGHTLINE_INDEX_REFRESH_S", "1"))
     os.environ.update(env)  # the worker processes build their app from these
     with handle_errors(False), Gallery.open(home, db_url, create_key=True) as gallery:
         new = ensure_admin_key(gallery, actor="sightline-serve")
