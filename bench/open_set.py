@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from open_set_data import Probes, View1, View2, load_caches, probes_of, synthetic_fill, view1, view2  # noqa: E402
 
 from sightline.calibration.impostor import ImpostorCurve, identity_upper_bound  # noqa: E402
-from sightline.calibration.operating_point import fmr_for_fpir  # noqa: E402
+from sightline.calibration.operating_point import fmr_for_fpir, verification_floor  # noqa: E402
 from sightline.calibration.policy import DEFAULT_TARGET_FPIR, SHIPPED_FILE, OpenSetPolicy  # noqa: E402
 from sightline.models.zoo import FACE_BACKENDS  # noqa: E402
 from sightline.vision.faces.thresholds import THRESHOLDS  # noqa: E402
@@ -176,9 +176,8 @@ def decide(rule: Rule, s: Scored, policy: OpenSetPolicy, comparisons: int,
     thresholds = {}
     for name in set(s.condition):
         cond = name if rule.condition_aware else "colour"
-        thresholds[name] = policy.operating_point(cond, comparisons, kind=kind).threshold
-        if kind == "cosine":  # as served: never laxer than 1:1 verification (CalibrationService._verification_floor)
-            thresholds[name] = max(thresholds[name], fixed)
+        # as served: never laxer than 1:1 verification (the server's rule, shared)
+        thresholds[name] = verification_floor(policy.operating_point(cond, comparisons, kind=kind), fixed).threshold
     thr = np.array([thresholds[c] for c in s.condition])
     best, second = (s.z_best, s.z_second) if kind == "cohort-z" else (s.best, s.second)
     refused = np.zeros(len(best), bool)

@@ -10,7 +10,7 @@ gallery grows, and is not the 1:1 verification threshold, which keeps its own va
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sightline.calibration.impostor import ImpostorCurve
 
@@ -70,3 +70,12 @@ def derive(curve: ImpostorCurve, target_fpir: float, comparisons: int, *, condit
     """The operating point that holds ``target_fpir`` with ``comparisons`` templates enrolled."""
     threshold = curve.threshold_for(fmr_for_fpir(target_fpir, effective_comparisons(comparisons, scale, exponent)))
     return OperatingPoint(target_fpir, threshold, max(1, int(comparisons)), condition, score_kind, source, margin)
+
+
+def verification_floor(point: OperatingPoint, verification: float) -> OperatingPoint:
+    """Naming someone never takes less than verifying a claim: a cosine point is raised to the backend's 1:1
+    threshold ``verification`` when it is below it (a gallery of a few templates and a 1 % target would otherwise
+    allow a laxer score than 1:1 does). The server and ``bench/open_set.py`` both apply this rule."""
+    if point.score_kind != "cosine" or point.threshold >= verification:
+        return point
+    return replace(point, threshold=float(verification), source=f"{point.source}; 1:1 verification floor")

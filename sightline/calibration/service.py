@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from sightline.calibration.cohort import Cohort, CohortError, cohort_path, load_
 from sightline.calibration.conditions import Condition, detect_condition
 from sightline.calibration.decision import Decision, decide
 from sightline.calibration.impostor import ImpostorCurve
-from sightline.calibration.operating_point import OperatingPoint, derive, describe_rate
+from sightline.calibration.operating_point import OperatingPoint, derive, describe_rate, verification_floor
 from sightline.calibration.policy import OpenSetPolicy, shipped_policy
 from sightline.store import operating_points_repo as repo
 
@@ -112,12 +111,8 @@ class OpenSetService:
         return self._verification_floor(policy.operating_point(condition, n, kind=kind))
 
     def _verification_floor(self, point: OperatingPoint) -> OperatingPoint:
-        """Naming someone never takes less than verifying a claim: a cosine point is at least the 1:1 threshold
-        (a gallery of a few templates and a 1 % target would otherwise allow a laxer score than 1:1 does)."""
-        verification = float(self.engine.threshold)
-        if point.score_kind != "cosine" or point.threshold >= verification:
-            return point
-        return replace(point, threshold=verification, source=f"{point.source}; 1:1 verification floor")
+        """The point, never laxer than this backend's 1:1 verification (:func:`verification_floor`)."""
+        return verification_floor(point, float(self.engine.threshold))
 
     def raw_threshold(self, vector: np.ndarray, point: OperatingPoint) -> float:
         """The cosine similarity ``vector`` must reach under ``point`` (for cohort-z: cohort mean + z x std)."""
