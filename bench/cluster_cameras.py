@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import faces_small_dir, machine_summary, markdown_table  # noqa: E402
 
 from sightline import FaceEngine  # noqa: E402
+from sightline.cluster.cameras import ray_worker_factory  # noqa: E402
 from sightline.gallery.gallery import Gallery  # noqa: E402
 from sightline.video.config import parse_config  # noqa: E402
 from sightline.video.service import CameraService  # noqa: E402
@@ -79,7 +80,7 @@ def measure(nodes: int, per_node: int, clip: Path, home: Path, engine: FaceEngin
                            "storage": {"snapshots": str(home / "snapshots")}})
     try:
         with Gallery.open(home, None, engine) as gallery:
-            service = CameraService(config, gallery, cluster=cluster.address).start()
+            service = CameraService(config, gallery, worker_factory=ray_worker_factory(cluster.address)).start()
             window: dict[str, Any] = {}
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:

@@ -17,14 +17,17 @@ continues from the moment the new actor connects.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sightline.cluster.runtime import require_ray
+from sightline.cluster.runtime import connect, require_ray
+from sightline.errors import ConfigError
 from sightline.video.config import CameraConfig, SightlineConfig, redact_url
 from sightline.video.worker import CameraStatus, ServiceOptions
 
@@ -129,6 +132,29 @@ def camera_run(name: str, config: CameraConfig, service: CameraService) -> Camer
                      index_kind=gallery.index_kind, snapshot_dir=str(service.snapshot_dir), options=service.options,
                      run_key=uuid.uuid4().hex,
                      video_start=datetime.now(UTC) if config.source_kind == "file" else None)
+
+
+def camera_cpus() -> float:
+    """CPUs each camera actor asks of the cluster (``$SIGHTLINE_CAMERA_CPUS``, default 1; 0.5 fits two per CPU)."""
+    try:
+        value = float(os.environ.get("SIGHTLINE_CAMERA_CPUS") or DEFAULT_CAMERA_CPUS)
+    except ValueError:
+        raise ConfigError("SIGHTLINE_CAMERA_CPUS must be a number of CPUs, e.g. 1 or 0.5") from None
+    if not 0 < value <= 64:
+        raise ConfigError("SIGHTLINE_CAMERA_CPUS must be above 0 and at most 64")
+    return value
+
+
+def ray_worker_factory(address: str) -> Callable[..., RayCameraWorker]:
+    """The camera service's worker factory for the cluster at ``address`` (joined on the first camera)."""
+    cpus = camera_cpus()
+
+    def make(name: str, camera: CameraConfig, service: CameraService, *,
+             stop: threading.Event | None = None) -> RayCameraWorker:
+        connect(address)
+        return RayCameraWorker(name, camera, service, stop=stop, cpus=cpus)
+
+    return make
 
 
 class RayCameraWorker:

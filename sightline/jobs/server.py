@@ -90,7 +90,13 @@ def build_server_jobs(gallery: Gallery, *, retention_every_s: float, index_refre
                                                             poll_s=change_poll_s, after=after_refresh))
     if cluster is None:
         cluster = os.environ.get("SIGHTLINE_CLUSTER") or None
-    cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job, cluster=cluster)
+    factory = None
+    if cluster:
+        from sightline.cluster.cameras import ray_worker_factory
+
+        factory = ray_worker_factory(cluster)
+    cameras = CameraService(service_config, gallery, options=camera_options, retention=retention_job,
+                            worker_factory=factory)
     manager = CameraManager(gallery, cameras, leader, config)
     manager_ref.append(manager)
     scheduler.add_service("cameras", manager)

@@ -11,7 +11,6 @@ so the cameras API can show its last run.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -27,6 +26,13 @@ __all__ = ["CameraService", "CameraStatus", "CameraWorker", "RetentionTask", "Se
            "snapshot_dir_for"]
 
 log = logging.getLogger(__name__)
+
+
+class WorkerFactory(Protocol):
+    """Makes one camera's worker: anything with CameraWorker's start/stop/status/live-view methods."""
+
+    def __call__(self, name: str, camera: CameraConfig, service: Any, *,
+                 stop: threading.Event | None = None) -> Any: ...
 
 
 class RetentionTask(Protocol):
@@ -46,11 +52,11 @@ class CameraService:
 
     def __init__(self, config: SightlineConfig, gallery: VideoGallery, *, options: ServiceOptions | None = None,
                  mqtt: EventPublisher | None = None, webhooks: EventSender | None = None,
-                 retention: RetentionTask | None = None, cluster: str | None = None) -> None:
-        """``cluster``: a Ray cluster's address; each camera then runs as an actor on it
-        (:mod:`sightline.cluster.cameras`) instead of a thread here."""
+                 retention: RetentionTask | None = None, worker_factory: WorkerFactory | None = None) -> None:
+        """``worker_factory``: makes each camera's worker (default: a :class:`CameraWorker` thread here;
+        ``serve --cluster`` passes :func:`sightline.cluster.cameras.ray_worker_factory`, an actor per camera)."""
         self.config = config
-        self.cluster = cluster or None
+        self.worker_factory: WorkerFactory = worker_factory or CameraWorker
         self.gallery = gallery
         self.options = options or ServiceOptions()
         self.stopping = threading.Event()
@@ -73,10 +79,6 @@ class CameraService:
         self._started = True
         mqtt, webhooks = event_outputs(self.config, mqtt=self._mqtt, webhooks=self._webhooks)
         self.sink = EventSink(self.gallery.sessions, mqtt=mqtt, webhooks=webhooks)
-        if self.cluster:
-            from sightline.cluster.runtime import connect
-
-            connect(self.cluster)
         for name, camera in self.config.enabled_cameras().items():
             worker = self.new_worker(name, camera)
             self.workers[name] = worker
@@ -101,12 +103,8 @@ class CameraService:
 
     # -- cameras ------------------------------------------------------------------------------
     def new_worker(self, name: str, camera: CameraConfig, stop: threading.Event | None = None) -> Any:
-        """A (not started) worker for ``camera``: a thread here, or an actor's supervisor with a cluster."""
-        if self.cluster:
-            from sightline.cluster.cameras import RayCameraWorker
-
-            return RayCameraWorker(name, camera, self, stop=stop, cpus=camera_cpus())
-        return CameraWorker(name, camera, self, stop=stop)
+        """A (not started) worker for ``camera``: a thread here, or an actor's supervisor on a cluster."""
+        return self.worker_factory(name, camera, self, stop=stop)
 
     def camera(self, name: str) -> CameraWorker:
         """The worker of camera ``name`` (:class:`ConfigError` ``camera_not_found`` if there is none)."""
@@ -145,17 +143,6 @@ class CameraService:
             raise ConfigError("no retention job: the cameras run outside the server's jobs",
                               code="retention_not_scheduled")
         return self._retention.run()
-
-
-def camera_cpus() -> float:
-    """CPUs each camera actor asks of the cluster (``$SIGHTLINE_CAMERA_CPUS``, default 1; 0.5 fits two per CPU)."""
-    try:
-        value = float(os.environ.get("SIGHTLINE_CAMERA_CPUS") or 1.0)
-    except ValueError:
-        raise ConfigError("SIGHTLINE_CAMERA_CPUS must be a number of CPUs, e.g. 1 or 0.5") from None
-    if not 0 < value <= 64:
-        raise ConfigError("SIGHTLINE_CAMERA_CPUS must be above 0 and at most 64")
-    return value
 
 
 def event_outputs(config: SightlineConfig, *, mqtt: EventPublisher | None = None,
