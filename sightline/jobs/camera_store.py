@@ -72,10 +72,18 @@ class StoredCamera:
 
 
 class CameraSecrets:
-    """AES-GCM for camera source URLs under ``home/camera-secrets.key`` (made, 0600, on first use)."""
+    """AES-GCM for camera source URLs under ``home/camera-secrets.key`` (made, 0600, on first use).
+
+    :meth:`rotate` re-seals every stored URL under a new key. The new key is staged next to the old one
+    (``camera-secrets.key.new``) before the database changes and replaces it after they commit, so a crash in
+    between loses nothing: URLs are opened with the current key, then the staged one. A process that still
+    holds the old key (a running server while ``privacy rotate-key`` runs) reads the key file again when a
+    URL does not open with it.
+    """
 
     def __init__(self, home: Path) -> None:
         self.path = Path(home) / KEY_FILE
+        self.staged_path = self.path.with_name(KEY_FILE + ".new")
         self._aead: AESGCM | None = None
         self._lock = threading.Lock()
 
@@ -87,6 +95,17 @@ class CameraSecrets:
                 self._aead = AESGCM(key)
             return self._aead
 
+    def _ciphers(self) -> list[AESGCM]:
+        """The key in use, then (after a rotation elsewhere or an interrupted one) the file's and the staged key."""
+        out = [self._cipher()]
+        with self._lock:
+            self._aead = None  # read the file again next time: another process may have rotated it
+        if self.path.is_file():
+            out.append(self._cipher())
+        if self.staged_path.is_file():
+            out.append(AESGCM(read_private_key(self.staged_path, "staged camera secrets key file")))
+        return out
+
     def seal(self, name: str, url: str | int) -> tuple[bytes, bytes]:
         """(nonce, ciphertext) of ``url``, bound to the camera ``name``."""
         nonce = os.urandom(12)
@@ -94,9 +113,60 @@ class CameraSecrets:
         return nonce, self._cipher().encrypt(nonce, text.encode(), f"camera:{name}".encode())
 
     def open(self, name: str, nonce: bytes, ciphertext: bytes) -> str | int:
-        """The URL sealed by :meth:`seal` for camera ``name``."""
-        text = self._cipher().decrypt(nonce, ciphertext, f"camera:{name}".encode()).decode()
+        """The URL sealed by :meth:`seal` for camera ``name`` (InvalidTag when no key at hand opens it)."""
+        text = self._open_text(name, nonce, ciphertext).decode()
         return int(text.removeprefix("#webcam:")) if text.startswith("#webcam:") else text
+
+    def _open_text(self, name: str, nonce: bytes, ciphertext: bytes) -> bytes:
+        aad = f"camera:{name}".encode()
+        try:
+            return self._cipher().decrypt(nonce, ciphertext, aad)
+        except InvalidTag:
+            for cipher in self._ciphers()[1:]:
+                try:
+                    return cipher.decrypt(nonce, ciphertext, aad)
+                except InvalidTag:
+                    continue
+            raise
+
+    def rotate(self, sessions: Any, audit: Any, *, actor: str) -> dict[str, Any]:
+        """Re-seal every stored camera URL under a new key, audited, then destroy the old key file.
+
+        Returns ``{"cameras": re-sealed, "unreadable": names no key opens (left as they are)}``; nothing to do
+        (and no key made) when this data home has never stored a camera URL.
+        """
+        if not self.path.is_file():
+            return {"cameras": 0, "unreadable": [], "rotated": False}
+        new_key = create_private_key(self.staged_path)  # an interrupted rotation's staged key is reused
+        new = AESGCM(new_key)
+        done, unreadable = 0, []
+        with sessions.begin() as session:
+            for row in cameras_repo.list_cameras(session):
+                try:
+                    text = self._open_text(row.name, row.url_nonce, row.url_ciphertext)
+                except InvalidTag:
+                    unreadable.append(row.name)
+                    continue
+                nonce = os.urandom(12)
+                cameras_repo.reseal_camera(session, row.name, nonce,
+                                           new.encrypt(nonce, text, f"camera:{row.name}".encode()))
+                done += 1
+            audit.append(session, actor=actor, action="camera_key_rotation",
+                         details={"cameras": done, "unreadable": unreadable})
+        with self._lock, open(self.path, "r+b") as old:  # the old key file, held open past the swap
+            os.replace(self.staged_path, self.path)  # atomic: the file holds the old key or the new, never neither
+            _wipe(old)
+            self._aead = new
+        return {"cameras": done, "unreadable": unreadable, "rotated": True}
+
+
+def _wipe(handle: Any) -> None:
+    """Zero an open (already replaced) key file's bytes, so the old key is not left in its blocks."""
+    size = os.fstat(handle.fileno()).st_size
+    handle.seek(0)
+    handle.write(b"\0" * size)
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def validate(name: str, body: dict[str, Any]) -> CameraConfig:

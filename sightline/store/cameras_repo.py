@@ -85,6 +85,13 @@ def update_camera(session: Session, name: str, settings: dict[str, Any], nonce: 
     return bool(result.rowcount)
 
 
+def reseal_camera(session: Session, name: str, nonce: bytes, ciphertext: bytes) -> bool:
+    """Store camera ``name``'s URL sealed under another key (a key rotation: its settings and history stay)."""
+    result = session.execute(update(cameras).where(cameras.c.name == name).values(url_nonce=nonce,
+                                                                                url_ciphertext=ciphertext))
+    return bool(result.rowcount)
+
+
 def delete_camera(session: Session, name: str) -> bool:
     """Forget camera ``name``; False when there was none."""
     return bool(session.execute(delete(cameras).where(cameras.c.name == name)).rowcount)
