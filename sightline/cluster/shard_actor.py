@@ -1,0 +1,291 @@
+"""One shard of a sharded 1:N template index, run as a Ray actor (:class:`IndexShard`).
+
+Partition: a template belongs to shard ``template_id % shards`` (:func:`owner`). Template ids are the
+store's primary keys, so the split is even, needs no lookup table, and any process can route an add
+or a removal to the owning shard. Changing the number of shards means restarting every shard (each
+rebuilds itself from the store).
+
+Given a :class:`StoreSpec`, a shard builds itself from the encrypted store when it starts, and again
+whenever Ray restarts it after a crash: it reads the ciphertext rows of the current embedder and
+decrypts only those of its own partition, through the gallery's own
+:meth:`~sightline.gallery.context.GalleryContext.decrypt_template`. Plaintext lives only in the FAISS
+index (the decrypted copies are zeroed once added); nothing is written to disk or the database.
+
+Index kinds: ``exact``, ``hnsw`` and ``ivf`` are :class:`~sightline.gallery.index.VectorIndex`;
+``ivf-sq8`` is :class:`~sightline.cluster.compact_index.CompactIVF` (one byte per value, for shards
+of millions of templates).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sightline.cluster.compact_index import DEFAULT_PARAMS, CompactIVF, exact_top_k
+from sightline.errors import ConfigError
+from sightline.gallery.index import KINDS as FLOAT_KINDS
+from sightline.gallery.index import VectorIndex, VectorIndexError, set_threads
+
+KINDS = (*FLOAT_KINDS, "ivf-sq8")
+# A bulk source: called in the shard as source(shard, shards), yields (ids, vectors) chunks of that partition.
+Source = Callable[[int, int], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Where a shard finds the encrypted templates: the data home (keys), the database, the embedder."""
+
+    home: str
+    db_url: str | None = None
+    models_dir: str | None = None
+    backend: str = "auto"
+    embedder: str | None = None  # default: the embedder of ``backend`` (resolved without loading models)
+
+    def embedder_name(self) -> str:
+        """The embedder whose templates are searchable."""
+        if self.embedder:
+            return self.embedder
+        from sightline.engine import FaceEngine
+
+        return FaceEngine(self.backend, models_dir=self.models_dir).spec.embedder
+
+
+def owner(template_id: int | np.ndarray, shards: int) -> Any:
+    """The shard that holds ``template_id`` (works on arrays too)."""
+    return template_id % shards
+
+
+def check_k(k: object) -> int:
+    """``k`` as an int, or VectorIndexError when it is not a whole number >= 1."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise VectorIndexError(f"k must be a whole number >= 1, got {k!r}")
+    return int(k)
+
+
+def unit_rows(values: Any, dim: int | None, what: str) -> np.ndarray:
+    """A fresh float32 ``(n, dim)`` copy of ``values`` with unit-length rows; VectorIndexError when unusable."""
+    try:
+        matrix = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise VectorIndexError(f"{what} must be a numeric array: {err}") from None
+    if matrix.dtype.kind != "f":
+        raise VectorIndexError(f"{what} must be floating point, got {matrix.dtype}")
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(1, -1)
+    if matrix.ndim != 2 or (dim is not None and matrix.shape[1] != dim) or matrix.shape[1] == 0:
+        raise VectorIndexError(f"{what} must have shape (n, {dim if dim is not None else 'dim'}), "
+                               f"got {matrix.shape}")
+    out = np.array(matrix, dtype=np.float32, order="C", copy=True)
+    if not np.isfinite(out).all():
+        out.fill(0.0)
+        raise VectorIndexError(f"{what} contain NaN or infinite values")
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out, dtype=np.float64))
+    if len(norms) and norms.min() < 1e-12:
+        out.fill(0.0)
+        raise VectorIndexError(f"{what} contain an all-zero vector, which has no direction to compare")
+    out /= norms[:, None].astype(np.float32)
+    return out
+
+
+def merge_top_k(parts: Iterable[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge per-shard ``(scores, ids)`` results into the overall top-``k``: best score first, ties by smaller id."""
+    parts = list(parts)
+    scores = np.concatenate([np.asarray(s, dtype=np.float32) for s, _ in parts], axis=1)
+    ids = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in parts], axis=1)
+    empty = ids < 0
+    id_key = np.where(empty, np.iinfo(np.int64).max, ids)
+    order = np.lexsort((id_key, np.where(empty, np.inf, -scores)), axis=-1)[:, :k]
+    out_scores = np.take_along_axis(scores, order, axis=1)
+    out_ids = np.take_along_axis(ids, order, axis=1)
+    if out_ids.shape[1] < k:  # fewer slots than k in total
+        pad = k - out_ids.shape[1]
+        out_scores = np.pad(out_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        out_ids = np.pad(out_ids, ((0, 0), (0, pad)), constant_values=-1)
+    out_scores[out_ids < 0] = -np.inf
+    return out_scores, out_ids
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class IndexShard:
+    """One partition of the gallery's templates in a FAISS index (wrap with ``ray.remote`` to run it as an actor)."""
+
+    def __init__(self, shard: int, shards: int, *, kind: str = "exact", params: dict[str, Any] | None = None,
+                 dim: int | None = None, store: StoreSpec | None = None, threads: int = 1) -> None:
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise ConfigError(f"shards must be a whole number >= 1, got {shards!r}")
+        if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < shards:
+            raise ConfigError(f"shard must be in 0..{shards - 1}, got {shard!r}")
+        if kind not in KINDS:
+            raise ConfigError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
+        self.shard, self.shards, self.kind = shard, shards, kind
+        self.params = dict(params or {})
+        self.dim = dim
+        self.threads = set_threads(threads)
+        self.build_seconds = 0.0
+        self._index: VectorIndex | CompactIVF | None = None
+        if dim is not None:
+            self._index = self._new_index(dim)  # validates the parameters now
+        if store is not None:
+            self._rebuild(store)
+
+    # -- building --------------------------------------------------------------------------------
+    def _new_index(self, dim: int) -> VectorIndex | CompactIVF:
+        if self.kind == "ivf-sq8":
+            unknown = set(self.params) - set(DEFAULT_PARAMS)
+            if unknown:
+                raise ConfigError(f"unknown parameter(s) {', '.join(sorted(unknown))} for an ivf-sq8 index "
+                                  f"(allowed: {', '.join(DEFAULT_PARAMS)})")
+            return CompactIVF(dim, **self.params)
+        return VectorIndex(dim, self.kind, **self.params)
+
+    def _rebuild(self, spec: StoreSpec) -> None:
+        """Decrypt this shard's partition of the store's templates into a fresh index."""
+        from sightline.gallery.context import GalleryContext
+        from sightline.privacy.crypto import KeyRing
+        from sightline.store import templates_repo
+        from sightline.store.db import create_db_engine, default_db_url
+
+        started = time.perf_counter()
+        home = Path(spec.home)
+        db = create_db_engine(spec.db_url or default_db_url(home))
+        try:
+            ctx = GalleryContext(home, db, KeyRing.load(home), engine=None, actor=f"index-shard-{self.shard}")
+            ids: list[int] = []
+            rows: list[np.ndarray] = []
+            with ctx.sessions() as session:
+                for row in templates_repo.iter_template_rows(session, spec.embedder_name()):
+                    if owner(row.id, self.shards) == self.shard:  # decrypt only our own partition
+                        ids.append(int(row.id))
+                        rows.append(ctx.decrypt_template(row))
+        finally:
+            db.dispose()
+        if rows:
+            matrix = np.vstack(rows)
+            for row in rows:
+                row.fill(0.0)
+            self.add(np.asarray(ids, dtype=np.int64), matrix)
+            matrix.fill(0.0)
+        self.build_seconds = time.perf_counter() - started
+
+    def load(self, source: Source) -> dict[str, float]:
+        """Bulk-load an empty shard from ``source(shard, shards)`` chunks (ids ascending across chunks)."""
+        if self._index is not None and len(self._index):
+            raise ConfigError(f"shard {self.shard} already holds templates; bulk load needs an empty shard")
+        started, last = time.perf_counter(), -1
+        for ids, vectors in source(self.shard, self.shards):
+            ids = np.asarray(ids, dtype=np.int64)
+            if len(ids) and (ids[0] <= last or np.any(np.diff(ids) <= 0)):
+                raise VectorIndexError("bulk-load ids must be strictly ascending across chunks")
+            self._check_owned(ids)
+            self._add_unchecked(ids, unit_rows(vectors, self.dim, "vectors"))
+            last = int(ids[-1]) if len(ids) else last
+        self.build_seconds = time.perf_counter() - started
+        return {"seconds": self.build_seconds, "size": float(self.size())}
+
+    # -- the shard's interface ----------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, ids)`` of this shard per query, best first; empty slots are (-inf, -1)."""
+        k = check_k(k)
+        matrix = unit_rows(queries, self.dim, "queries")
+        if self._index is None:
+            return np.full((len(matrix), k), -np.inf, dtype=np.float32), np.full((len(matrix), k), -1, np.int64)
+        return self._index.search(matrix, k)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> int:
+        """Add templates this shard owns; returns the shard's new size."""
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu" or ids.ndim != 1 or (ids.size and ids.min() < 0):
+            raise VectorIndexError("template ids must be a 1-D sequence of integers >= 0")
+        ids = ids.astype(np.int64)
+        self._check_owned(ids)
+        matrix = unit_rows(vectors, self.dim, "vectors")
+        if len(ids) != len(matrix):
+            raise VectorIndexError(f"got {len(ids)} ids for {len(matrix)} vectors")
+        if len(np.unique(ids)) != len(ids):
+            raise VectorIndexError("duplicate template ids in one add")
+        clash = [i for i in ids.tolist() if self._index is not None and i in self._index]
+        if clash:
+            raise VectorIndexError(f"template ids already in shard {self.shard}: {clash[:5]}")
+        self._add_unchecked(ids, matrix)
+        return self.size()
+
+    def _check_owned(self, ids: np.ndarray) -> None:
+        foreign = ids[owner(ids, self.shards) != self.shard]
+        if len(foreign):
+            raise VectorIndexError(f"template ids {foreign[:5].tolist()} belong to another shard, "
+                                   f"not shard {self.shard} of {self.shards}")
+
+    def _add_unchecked(self, ids: np.ndarray, matrix: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if self._index is None:
+            self.dim = int(matrix.shape[1])
+            self._index = self._new_index(self.dim)
+        self._index.add(ids, matrix)
+        matrix.fill(0.0)
+
+    def remove(self, ids: np.ndarray | list[int]) -> int:
+        """Erase templates from this shard's memory; returns how many it held."""
+        ids = np.asarray(ids)
+        if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0):
+            raise VectorIndexError("template ids must be integers >= 0")
+        if self._index is None or not ids.size:
+            return 0
+        return int(self._index.remove(ids.astype(np.int64).reshape(-1)))
+
+    def set_search_params(self, **params: int) -> None:
+        """Search-time settings: ``nprobe`` (ivf, ivf-sq8) or ``ef_search`` (hnsw)."""
+        self.params.update(params)
+        if self._index is not None:
+            self._index.set_search_params(**params)
+
+    def size(self) -> int:
+        """Templates held."""
+        return len(self._index) if self._index is not None else 0
+
+    def memory_bytes(self) -> int:
+        """Approximate bytes held by the index."""
+        return self._index.memory_bytes() if self._index is not None else 0
+
+    def info(self) -> dict[str, Any]:
+        """Shard number, size, dimension, index kind and settings, memory, node and whether Ray restarted it."""
+        details: dict[str, Any] = {
+            "shard": self.shard, "shards": self.shards, "kind": self.kind, "params": dict(self.params),
+            "dim": self.dim, "size": self.size(), "index_bytes": self.memory_bytes(), "rss_bytes": _rss_bytes(),
+            "build_seconds": self.build_seconds, "pid": os.getpid(), "node_id": "", "restarted": False,
+        }
+        try:
+            import ray
+
+            if ray.is_initialized():
+                context = ray.get_runtime_context()
+                details["node_id"] = context.get_node_id()
+                details["restarted"] = bool(context.was_current_actor_reconstructed)
+        except ImportError:  # used outside Ray (a plain object)
+            pass
+        return details
+
+    def exact_scan(self, source: Source, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` over ``source``'s chunks of this partition (ground truth for recall; nothing kept)."""
+        k = check_k(k)
+        matrix = unit_rows(queries, self.dim, "queries")
+        best = (np.full((len(matrix), k), -np.inf, dtype=np.float32), np.full((len(matrix), k), -1, np.int64))
+        for ids, vectors in source(self.shard, self.shards):
+            rows = unit_rows(vectors, self.dim, "vectors")
+            best = merge_top_k([best, exact_top_k(matrix, rows, np.asarray(ids, dtype=np.int64), k)], k)
+            rows.fill(0.0)
+        return best

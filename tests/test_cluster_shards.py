@@ -1,0 +1,227 @@
+"""Sharded 1:N search on a real local Ray cluster (head + one worker node) over a real enrolled SQLite gallery.
+
+The five knn_examples identities are enrolled from their photos with the default backend; three shard
+actors rebuild their partitions from the encrypted store. Checked: the merged top-k equals the
+single-process exact search, erasure reaches every shard, a killed shard comes back rebuilt from the
+store with the same answers, and bad calls get clear errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sightline.errors import ConfigError
+from sightline.gallery.gallery import Gallery
+from sightline.gallery.index import VectorIndexError
+from sightline.store import templates_repo
+
+# Loopback only; Ray reads this once, when it is first imported (ray_constants.ENABLE_RAY_CLUSTER).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray")
+
+from sightline.cluster.compact_index import CompactIVF  # noqa: E402
+from sightline.cluster.shards import ShardedIndex, ShardUnavailableError, StoreSpec  # noqa: E402
+
+PEOPLE = ("alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie")
+SUBJECT = {"legal_basis": "contract", "purpose": "building access for staff", "retention_days": 30}
+SHARDS = 3
+K = 4
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real Ray cluster on loopback: a head with no CPUs and one worker node with one CPU."""
+    from ray.cluster_utils import Cluster
+
+    own = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # short: Ray's socket paths live under it; not shared
+    small = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024}
+    cluster = Cluster(initialize_head=True,
+                      head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": own, **small})
+    try:
+        cluster.add_node(num_cpus=1, **small)
+        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", namespace="sightline-test",
+                 log_to_driver=False, logging_level="warning")
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        shutil.rmtree(own, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory, engine, faces_dir: Path):
+    """The five people enrolled (9 photos) in a real SQLite gallery; yields (gallery, subject ids by name)."""
+    home = tmp_path_factory.mktemp("sharded")
+    gallery = Gallery.open(home, None, engine, actor="test-suite")
+    ids = {}
+    for person in PEOPLE:
+        subject = gallery.create_subject(name=person, **SUBJECT)
+        photos = sorted((faces_dir / "examples" / "knn_examples" / "train" / person).iterdir())
+        assert all(r.accepted for r in gallery.enroll(str(subject["id"]), photos))
+        ids[person] = str(subject["id"])
+    yield gallery, ids
+    gallery.close()
+
+
+@pytest.fixture(scope="module")
+def probes(engine, faces_dir: Path) -> np.ndarray:
+    """Embeddings of every face in the knn test photos (people enrolled and not)."""
+    test = faces_dir / "examples" / "knn_examples" / "test"
+    faces = [f for photo in sorted(test.iterdir()) for f in engine.detect(photo, embed=True)]
+    vectors = np.vstack([f.embedding for f in faces if f.embedding is not None]).astype(np.float32)
+    assert len(vectors) >= 5
+    return vectors
+
+
+@pytest.fixture(scope="module")
+def sharded(ray_cluster, gallery):
+    """Three shards built from the gallery's encrypted store."""
+    g, _ = gallery
+    spec = StoreSpec(home=str(g.home), db_url=str(g.db.url), embedder=g.faces.spec.embedder)
+    index = ShardedIndex(SHARDS, store=spec, timeout_s=20.0)
+    yield index
+    index.close()
+
+
+def template_ids(gallery: Gallery, subject_id: str) -> list[int]:
+    with gallery.sessions() as session:
+        return sorted(templates_repo.subject_template_ids(session, subject_id))
+
+
+def assert_same_as_single_process(gallery: Gallery, sharded: ShardedIndex, probes: np.ndarray) -> None:
+    gallery.refresh()
+    want_scores, want_ids = gallery.index.search(probes, K)
+    got_scores, got_ids = sharded.search(probes, K)
+    assert got_ids.tolist() == want_ids.tolist()
+    np.testing.assert_allclose(got_scores, want_scores, rtol=0, atol=1e-5)
+
+
+def test_sharded_search_matches_single_process_exact_search(gallery, sharded, probes):
+    g, _ = gallery
+    infos = sharded.info()
+    assert [i["shard"] for i in infos] == list(range(SHARDS))
+    assert sum(i["size"] for i in infos) == len(g.index) == 9
+    assert all(i["size"] > 0 for i in infos)  # 9 templates with consecutive ids: 3 per shard
+    assert_same_as_single_process(g, sharded, probes)
+    # k larger than the whole gallery: every template once, then empty slots
+    scores, ids = sharded.search(probes[:1], 12)
+    assert sorted(ids[0, :9].tolist()) == sorted(g.index.ids().tolist())
+    assert ids[0, 9:].tolist() == [-1, -1, -1] and np.isneginf(scores[0, 9:]).all()
+
+
+def test_erasure_reaches_every_shard(tmp_path, ray_cluster, engine, faces_dir, probes):
+    """Erasing a subject in the gallery and removing their ids from the shards: no shard returns them."""
+    g = Gallery.open(tmp_path / "home", None, engine, actor="test-suite")
+    try:
+        ids = {}
+        for person in ("obama", "biden", "kit_harington"):
+            subject = g.create_subject(name=person, **SUBJECT)
+            photos = sorted((faces_dir / "examples" / "knn_examples" / "train" / person).iterdir())
+            assert all(r.accepted for r in g.enroll(str(subject["id"]), photos))
+            ids[person] = str(subject["id"])
+        spec = StoreSpec(home=str(g.home), db_url=str(g.db.url), embedder=g.faces.spec.embedder)
+        with ShardedIndex(2, store=spec, timeout_s=20.0) as index:
+            gone = template_ids(g, ids["obama"])
+            _, before = index.search(probes, 6)
+            assert set(gone) <= set(before.ravel().tolist())
+            g.erase(ids["obama"])
+            assert index.remove(gone) == len(gone)
+            _, after = index.search(probes, 6)
+            assert not set(gone) & set(after.ravel().tolist())
+            assert index.size() == 6 - len(gone)  # obama, biden and kit: two photos each
+            assert index.remove(gone) == 0  # already erased
+        with ShardedIndex(2, store=spec, timeout_s=20.0) as rebuilt:  # shards (re)built after the erasure
+            assert rebuilt.size() == 6 - len(gone)
+            _, found = rebuilt.search(probes, 6)
+            assert not set(gone) & set(found.ravel().tolist())
+    finally:
+        g.close()
+
+
+def test_killed_shard_is_rebuilt_from_the_encrypted_store(gallery, sharded, probes):
+    g, _ = gallery
+    before = sharded.search(probes, K)
+    victim = sharded.actors[1]
+    old = sharded.info()[1]
+    ray.kill(victim, no_restart=False)
+    infos = sharded.wait_ready(timeout_s=60.0)
+    assert infos[1]["restarted"] is True and infos[1]["pid"] != old["pid"]
+    assert infos[1]["size"] == old["size"] > 0  # rebuilt from the store, not left empty
+    after = sharded.search(probes, K)
+    assert after[1].tolist() == before[1].tolist()
+    np.testing.assert_allclose(after[0], before[0], atol=1e-6)
+    assert_same_as_single_process(g, sharded, probes)
+
+
+def test_dead_shard_past_the_timeout_is_a_clear_error(ray_cluster, gallery, probes):
+    g, _ = gallery
+    spec = StoreSpec(home=str(g.home), db_url=str(g.db.url), embedder=g.faces.spec.embedder)
+    with ShardedIndex(2, store=spec, timeout_s=1.0) as index:
+        ray.kill(index.actors[0], no_restart=True)
+        with pytest.raises(ShardUnavailableError) as err:
+            index.search(probes, K)
+        assert err.value.code == "shard_unavailable"
+
+
+def test_bad_calls_get_clear_errors(sharded, probes):
+    for k in (0, -1, 2.5, True):
+        with pytest.raises(VectorIndexError, match="k must be"):
+            sharded.search(probes, k)
+    with pytest.raises(VectorIndexError, match=r"shape \(n, 384\)"):
+        sharded.search(np.ones((1, 128), dtype=np.float32), K)
+    with pytest.raises(VectorIndexError, match="NaN"):
+        sharded.search(np.full((1, 384), np.nan, dtype=np.float32), K)
+    with pytest.raises(VectorIndexError, match="ids"):
+        sharded.add([1, 2], np.ones((3, 384), dtype=np.float32))
+    with pytest.raises(ConfigError, match="shards"):
+        ShardedIndex(0)
+    with pytest.raises(ConfigError, match="index kind"):
+        ShardedIndex(2, kind="annoy")
+
+
+def _list_rows(index, list_no: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, codes) of the first ``rows`` slots of an inverted list, read in place (may run past its size)."""
+    import faiss
+
+    lists = index.invlists
+    ids = faiss.rev_swig_ptr(lists.get_ids(list_no), rows).copy()
+    codes = faiss.rev_swig_ptr(lists.get_codes(list_no), rows * index.code_size).copy()
+    return ids, codes.reshape(rows, index.code_size)
+
+
+def test_compact_ivf_finds_near_copies_and_erases_codes():
+    """The trained ivf-sq8 index finds near copies like exact search, and an erased code is nowhere in its list."""
+    from sightline.cluster.shard_actor import IndexShard
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((4000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(0, 8000, 2, dtype=np.int64)  # shard 0 of 2 owns the even ids
+    shard = IndexShard(0, 2, kind="ivf-sq8", params={"nlist": 16, "nprobe": 16})
+    shard.add(ids, vectors)
+    compact = shard._index
+    assert isinstance(compact, CompactIVF) and compact.trained
+    probes = vectors[:50] + 0.02 * rng.standard_normal((50, 64)).astype(np.float32)
+    _, found = shard.search(probes, 1)
+    assert found[:, 0].tolist() == ids[:50].tolist()
+    with pytest.raises(VectorIndexError, match="another shard"):
+        shard.add(np.array([1]), vectors[:1])
+
+    index = compact._index
+    list_no = int(np.argmax([index.invlists.list_size(n) for n in range(16)]))
+    size = index.invlists.list_size(list_no)
+    list_ids, codes = _list_rows(index, list_no, size)
+    victims = [int(list_ids[size // 2]), int(list_ids[-1])]  # one from the middle, the list's last entry
+    erased = codes[[size // 2, size - 1]]
+    assert shard.remove(victims) == 2 and shard.size() == 3998
+    _, after = _list_rows(index, list_no, size)  # the two vacated tail slots included
+    for code in erased:
+        assert not (after == code).all(axis=1).any()
+    _, found = shard.search(vectors[[ids.tolist().index(v) for v in victims]], 3)
+    assert not set(found.ravel().tolist()) & set(victims)
