@@ -63,9 +63,10 @@ class FaceEngine:
     """
 
     def __init__(self, backend: str = "auto", *, models_dir: str | None = None, threshold: float | None = None,
-                 providers: Iterable[str] | str | None = None) -> None:
+                 providers: Iterable[str] | str | None = None, threads: int | None = None) -> None:
+        """``threads``: onnxruntime threads per model (None: one per core; a camera actor given one CPU uses 1)."""
         self.store = ModelStore(models_dir)
-        self.runtime = Runtime(self.store, providers=providers)
+        self.runtime = Runtime(self.store, providers=providers, threads=threads)
         self.spec: FaceBackend = resolve_backend(backend, self.store)
         self._threshold = threshold
         self._parts: dict[str, object] = {}

@@ -21,7 +21,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,12 +74,13 @@ class CameraActor:
         from sightline.video.worker import CameraWorker
 
         self.run_spec = run
-        engine = FaceEngine(run.backend, models_dir=run.models_dir)
+        threads = _threads_for_this_actor()
+        engine = FaceEngine(run.backend, models_dir=run.models_dir, threads=threads)
         self.gallery = Gallery.open(run.home, run.db_url, engine, index_kind=run.index_kind, create_key=False)
         self.follower = ChangeFollower(ChangeFeed(self.gallery.ctx, self.gallery.search)).start()
         mqtt, webhooks = event_outputs(run.service_config)
         self.config = run.service_config
-        self.options = run.options
+        self.options = replace(run.options, inference_threads=threads)
         self.sink = EventSink(self.gallery.sessions, mqtt=mqtt, webhooks=webhooks, run_key=run.run_key)
         self.snapshot_dir = Path(run.snapshot_dir)
         self.stopping = threading.Event()
@@ -109,6 +110,20 @@ class CameraActor:
     def latest_jpeg(self) -> tuple[int, bytes] | None:
         """The live view's latest frame (unknown faces blurred), as for a local camera."""
         return self.worker.latest_jpeg()
+
+
+def _threads_for_this_actor() -> int:
+    """Threads for this actor's libraries: the whole CPUs Ray gave it (at least one), applied to OpenCV and FAISS
+    now and to onnxruntime through the engine; more threads than CPUs would only fight over them."""
+    import cv2
+
+    from sightline.gallery.index import set_threads
+
+    assigned = require_ray().get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    threads = max(1, int(assigned))
+    cv2.setNumThreads(threads)
+    set_threads(threads)
+    return threads
 
 
 _actor_class: Any = None

@@ -69,7 +69,7 @@ def build_pipeline(camera: str, *, gallery: VideoGallery | None = None, face_eng
 def pipeline_from_config(name: str, camera: CameraConfig, *, gallery: VideoGallery | None = None,
                          snapshot_dir: str | Path | None = None, blur_unknown_faces: bool = True,
                          sink: EventSink | None = None, frame_size: tuple[int, int] | None = None,
-                         video_start: datetime | None = None) -> CameraPipeline:
+                         video_start: datetime | None = None, detector_threads: int | None = None) -> CameraPipeline:
     """A pipeline for camera ``name`` of a validated YAML config (zones need the frame size; ``video_start``:
     event times follow the video's own timeline from that instant, as for a replayable file camera)."""
     zones = []
@@ -79,7 +79,7 @@ def pipeline_from_config(name: str, camera: CameraConfig, *, gallery: VideoGalle
                           motion=camera.to_motion_config(), face_recognition=camera.face_recognition.enabled,
                           identify_every_n_frames=camera.face_recognition.identify_every_n_frames,
                           blur_unknown_faces=blur_unknown_faces, snapshot_dir=snapshot_dir, zones=zones, sink=sink,
-                          plates=camera.plates, video_start=video_start)
+                          plates=camera.plates, video_start=video_start, detector_threads=detector_threads)
 
 
 def run(pipeline: CameraPipeline, frames: Iterable[Frame],

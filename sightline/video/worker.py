@@ -63,6 +63,7 @@ class ServiceOptions:
     max_file_restarts: int = 3  # a file camera that keeps failing is left failed after this many restarts
     stream_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.5, factor=2.0, max_s=30.0))
     stream_timeout_s: float = 5.0
+    inference_threads: int | None = None  # onnxruntime threads of each camera's object detector (None: per core)
     # Not read here: retention is one of the server's jobs (sightline.jobs, ``serve --retention-every``). Kept so
     # callers that set it still construct their options.
     retention_every_s: float = 3600.0
@@ -173,7 +174,8 @@ class CameraWorker:
                                         snapshot_dir=self.service.snapshot_dir,
                                         blur_unknown_faces=self.service.config.privacy.blur_unknown_faces,
                                         sink=self.service.sink, frame_size=(width, height),
-                                        video_start=self.video_start)
+                                        video_start=self.video_start,
+                                        detector_threads=self.service.options.inference_threads)
         self._run_started, self._run_frames = time.monotonic(), 0
         self._set(CameraStatus.RUNNING)
         try:
