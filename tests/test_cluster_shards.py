@@ -1,4 +1,4 @@
-"""Sharded 1:N search on a real local Ray cluster (head + one worker node) over a real enrolled SQLite gallery.
+"""Sharded 1:N search on a real local Ray cluster (head + two worker nodes) over a real enrolled SQLite gallery.
 
 The five knn_examples identities are enrolled from their photos with the default backend; three shard
 actors rebuild their partitions from the encrypted store. Checked: the merged top-k equals the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ K = 4
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A real Ray cluster on loopback: a head with no CPUs and one worker node with one CPU."""
+    """A real Ray cluster on loopback: a head with no CPUs and two worker nodes with one CPU each."""
     from ray.cluster_utils import Cluster
 
     own = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # short: Ray's socket paths live under it; not shared
@@ -44,7 +45,8 @@ def ray_cluster():
     cluster = Cluster(initialize_head=True,
                       head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": own, **small})
     try:
-        cluster.add_node(num_cpus=1, **small)
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, **small)
         ray.init(address=cluster.address, _node_ip_address="127.0.0.1", namespace="sightline-test",
                  log_to_driver=False, logging_level="warning")
         yield cluster
@@ -83,10 +85,16 @@ def probes(engine, faces_dir: Path) -> np.ndarray:
 def sharded(ray_cluster, gallery):
     """Three shards built from the gallery's encrypted store."""
     g, _ = gallery
-    spec = StoreSpec(home=str(g.home), db_url=str(g.db.url), embedder=g.faces.spec.embedder)
+    spec = store_spec(g)
     index = ShardedIndex(SHARDS, store=spec, timeout_s=20.0)
     yield index
     index.close()
+
+
+def store_spec(gallery: Gallery) -> StoreSpec:
+    """Where the shards find this gallery's encrypted templates."""
+    return StoreSpec(home=str(gallery.home), db_url=gallery.db.url.render_as_string(hide_password=False),
+                     embedder=gallery.faces.spec.embedder)
 
 
 def template_ids(gallery: Gallery, subject_id: str) -> list[int]:
@@ -108,6 +116,7 @@ def test_sharded_search_matches_single_process_exact_search(gallery, sharded, pr
     assert [i["shard"] for i in infos] == list(range(SHARDS))
     assert sum(i["size"] for i in infos) == len(g.index) == 9
     assert all(i["size"] > 0 for i in infos)  # 9 templates with consecutive ids: 3 per shard
+    assert len({i["node_id"] for i in infos}) >= 2  # SPREAD: shards on several nodes
     assert_same_as_single_process(g, sharded, probes)
     # k larger than the whole gallery: every template once, then empty slots
     scores, ids = sharded.search(probes[:1], 12)
@@ -125,7 +134,7 @@ def test_erasure_reaches_every_shard(tmp_path, ray_cluster, engine, faces_dir, p
             photos = sorted((faces_dir / "examples" / "knn_examples" / "train" / person).iterdir())
             assert all(r.accepted for r in g.enroll(str(subject["id"]), photos))
             ids[person] = str(subject["id"])
-        spec = StoreSpec(home=str(g.home), db_url=str(g.db.url), embedder=g.faces.spec.embedder)
+        spec = store_spec(g)
         with ShardedIndex(2, store=spec, timeout_s=20.0) as index:
             gone = template_ids(g, ids["obama"])
             _, before = index.search(probes, 6)
@@ -150,8 +159,11 @@ def test_killed_shard_is_rebuilt_from_the_encrypted_store(gallery, sharded, prob
     victim = sharded.actors[1]
     old = sharded.info()[1]
     ray.kill(victim, no_restart=False)
-    infos = sharded.wait_ready(timeout_s=60.0)
-    assert infos[1]["restarted"] is True and infos[1]["pid"] != old["pid"]
+    deadline = time.monotonic() + 60.0
+    while (infos := sharded.wait_ready(timeout_s=60.0))[1]["pid"] == old["pid"]:  # the kill is asynchronous
+        assert time.monotonic() < deadline, "the killed shard was not restarted"
+        time.sleep(0.1)
+    assert infos[1]["restarted"] is True
     assert infos[1]["size"] == old["size"] > 0  # rebuilt from the store, not left empty
     after = sharded.search(probes, K)
     assert after[1].tolist() == before[1].tolist()
@@ -159,14 +171,17 @@ def test_killed_shard_is_rebuilt_from_the_encrypted_store(gallery, sharded, prob
     assert_same_as_single_process(g, sharded, probes)
 
 
-def test_dead_shard_past_the_timeout_is_a_clear_error(ray_cluster, gallery, probes):
+def test_late_or_dead_shard_is_a_clear_error(ray_cluster, gallery, probes):
     g, _ = gallery
-    spec = StoreSpec(home=str(g.home), db_url=str(g.db.url), embedder=g.faces.spec.embedder)
-    with ShardedIndex(2, store=spec, timeout_s=1.0) as index:
-        ray.kill(index.actors[0], no_restart=True)
-        with pytest.raises(ShardUnavailableError) as err:
+    with ShardedIndex(2, store=store_spec(g), timeout_s=20.0) as index:
+        index.timeout_s = 1e-6  # no shard can answer in a microsecond: the call times out
+        with pytest.raises(ShardUnavailableError, match=r"shard\(s\) \[0, 1\] of 2 did not answer") as err:
             index.search(probes, K)
         assert err.value.code == "shard_unavailable"
+        index.timeout_s = 20.0
+        ray.kill(index.actors[0], no_restart=True)
+        with pytest.raises(ShardUnavailableError, match="died"):
+            index.search(probes, K)
 
 
 def test_bad_calls_get_clear_errors(sharded, probes):
@@ -225,3 +240,14 @@ def test_compact_ivf_finds_near_copies_and_erases_codes():
         assert not (after == code).all(axis=1).any()
     _, found = shard.search(vectors[[ids.tolist().index(v) for v in victims]], 3)
     assert not set(found.ravel().tolist()) & set(victims)
+
+
+def test_shard_that_cannot_decrypt_the_store_fails_clearly(ray_cluster, gallery, tmp_path):
+    """A shard whose data home has no key cannot rebuild: a clear error at start, and no actor left behind."""
+    g, _ = gallery
+    spec = StoreSpec(home=str(tmp_path), db_url=g.db.url.render_as_string(hide_password=False),
+                     embedder=g.faces.spec.embedder)
+    before = len([a for a in ray.util.list_named_actors(all_namespaces=True)])
+    with pytest.raises(ConfigError, match="failed to start.*no encryption key"):
+        ShardedIndex(2, store=spec, timeout_s=20.0, name="keyless")
+    assert len(ray.util.list_named_actors(all_namespaces=True)) == before

@@ -60,11 +60,14 @@ class ShardedIndex:
             .remote(i, shards, kind=kind, params=params, dim=dim, store=store, threads=threads)
             for i in range(shards)
         ]
-        infos = self.info(timeout_s=start_timeout_s)
-        dims = {i["dim"] for i in infos if i["dim"] is not None}
-        if len(dims) > 1:
-            self.close()
-            raise ConfigError(f"shards disagree on the template dimension: {sorted(dims)}")
+        try:
+            infos = self.info(timeout_s=start_timeout_s)
+            dims = {i["dim"] for i in infos if i["dim"] is not None}
+            if len(dims) > 1:
+                raise ConfigError(f"shards disagree on the template dimension: {sorted(dims)}")
+        except BaseException:
+            self.close()  # no orphan actors restarting forever
+            raise
         self.dim = dim if dim is not None else (dims.pop() if dims else None)
 
     # -- plumbing -------------------------------------------------------------------------------
