@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,13 +91,15 @@ def ray_cluster(cpus: int) -> Iterator[str]:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     from ray.cluster_utils import Cluster
 
+    own = tempfile.mkdtemp(prefix="rb", dir="/tmp")  # short (socket paths) and not /tmp/ray, which others use
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
-                                                            "include_dashboard": False})
+                                                            "include_dashboard": False, "temp_dir": own})
     try:
         cluster.add_node(num_cpus=cpus, node_ip_address="127.0.0.1")
         yield cluster.address
     finally:
         cluster.shutdown()
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @contextmanager

@@ -167,3 +167,4 @@ def test_killed_worker_is_replaced(apps):
     assert pool.restarts == restarts + 1
     assert pool.worker_pids() and first[0] not in pool.worker_pids()
     assert pooled.get("/ready").status_code == 200
+
