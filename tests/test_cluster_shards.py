@@ -117,7 +117,9 @@ def test_sharded_search_matches_single_process_exact_search(gallery, sharded, pr
     assert sum(i["size"] for i in infos) == len(g.index) == 9
     assert all(i["size"] > 0 for i in infos)  # 9 templates with consecutive ids: 3 per shard
     assert len({i["node_id"] for i in infos}) >= 2  # SPREAD: shards on several nodes
+    sharded.search_stats(reset=True)
     assert_same_as_single_process(g, sharded, probes)
+    assert [s["count"] for s in sharded.search_stats()] == [1.0] * SHARDS  # one scatter: one search per shard
     # k larger than the whole gallery: every template once, then empty slots
     scores, ids = sharded.search(probes[:1], 12)
     assert sorted(ids[0, :9].tolist()) == sorted(g.index.ids().tolist())

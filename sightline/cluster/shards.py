@@ -153,6 +153,10 @@ class ShardedIndex:
         """Search-time settings on every shard: ``nprobe`` (ivf, ivf-sq8) or ``ef_search`` (hnsw)."""
         self._gather([a.set_search_params.remote(**params) for a in self._actors], "set_search_params")
 
+    def search_stats(self, reset: bool = False) -> list[dict[str, float]]:
+        """Each shard's search count and in-shard p50/p99 ms (no transport); ``reset`` clears them."""
+        return self._gather([a.search_stats.remote(reset) for a in self._actors], "search_stats")
+
     def size(self) -> int:
         """Templates held over all shards."""
         return int(sum(self._gather([a.size.remote() for a in self._actors], "size")))
