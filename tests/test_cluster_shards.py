@@ -127,7 +127,7 @@ def test_sharded_search_matches_single_process_exact_search(gallery, sharded, pr
 
 
 def test_erasure_reaches_every_shard(tmp_path, ray_cluster, engine, faces_dir, probes):
-    """Erasing a subject in the gallery and removing their ids from the shards: no shard returns them."""
+    """Erasure reaches every shard: by removing the subject's ids, by refresh() from the store, and on rebuild."""
     g = Gallery.open(tmp_path / "home", None, engine, actor="test-suite")
     try:
         ids = {}
@@ -147,10 +147,21 @@ def test_erasure_reaches_every_shard(tmp_path, ray_cluster, engine, faces_dir, p
             assert not set(gone) & set(after.ravel().tolist())
             assert index.size() == 6 - len(gone)  # obama, biden and kit: two photos each
             assert index.remove(gone) == 0  # already erased
+            # erased and enrolled by "another process": refresh reconciles every shard with the store
+            biden = template_ids(g, ids["biden"])
+            g.erase(ids["biden"])
+            rose = g.create_subject(name="rose_leslie", **SUBJECT)
+            photos = sorted((faces_dir / "examples" / "knn_examples" / "train" / "rose_leslie").iterdir())
+            assert all(r.accepted for r in g.enroll(str(rose["id"]), photos))
+            new = template_ids(g, str(rose["id"]))
+            assert index.refresh() == (len(new), len(biden))
+            _, after = index.search(probes, 6)
+            assert not set(biden) & set(after.ravel().tolist()) and set(new) <= set(after.ravel().tolist())
+            assert index.refresh() == (0, 0)
         with ShardedIndex(2, store=spec, timeout_s=20.0) as rebuilt:  # shards (re)built after the erasure
-            assert rebuilt.size() == 6 - len(gone)
+            assert rebuilt.size() == 6 - len(gone) - len(biden) + len(new)
             _, found = rebuilt.search(probes, 6)
-            assert not set(gone) & set(found.ravel().tolist())
+            assert not (set(gone) | set(biden)) & set(found.ravel().tolist())
     finally:
         g.close()
 
@@ -237,6 +248,7 @@ def test_compact_ivf_finds_near_copies_and_erases_codes():
     victims = [int(list_ids[size // 2]), int(list_ids[-1])]  # one from the middle, the list's last entry
     erased = codes[[size // 2, size - 1]]
     assert shard.remove(victims) == 2 and shard.size() == 3998
+    assert compact.ids().tolist() == sorted(set(ids.tolist()) - set(victims))
     _, after = _list_rows(index, list_no, size)  # the two vacated tail slots included
     for code in erased:
         assert not (after == code).all(axis=1).any()

@@ -143,6 +143,15 @@ class CompactIVF:
         if self._index is not None:
             self._index.nprobe = min(int(nprobe), self.params["nlist"])
 
+    def ids(self) -> np.ndarray:
+        """Every template id held, ascending."""
+        if self._index is None:
+            return np.sort(self._buffer_ids)
+        lists = self._index.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+                 for n in range(self.params["nlist"]) if lists.list_size(n)]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
     def memory_bytes(self) -> int:
         """Approximate bytes held: codes, ids, centroids and the id hash map (or the untrained buffer)."""
         if self._index is None:

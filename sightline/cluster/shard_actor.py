@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,10 @@ class IndexShard:
         self._index: VectorIndex | CompactIVF | None = None
         if dim is not None:
             self._index = self._new_index(dim)  # validates the parameters now
+        self._spec = store
+        self._embedder = store.embedder_name() if store is not None else ""
         if store is not None:
-            self._rebuild(store)
+            self._rebuild()
 
     # -- building --------------------------------------------------------------------------------
     def _new_index(self, dim: int) -> VectorIndex | CompactIVF:
@@ -154,34 +157,64 @@ class IndexShard:
             return CompactIVF(dim, **self.params)
         return VectorIndex(dim, self.kind, **self.params)
 
-    def _rebuild(self, spec: StoreSpec) -> None:
-        """Decrypt this shard's partition of the store's templates into a fresh index."""
+    @contextmanager
+    def _store(self) -> Iterator[Any]:
+        """The gallery's context over the store (keys, sessions); the connection pool is closed afterwards."""
         from sightline.gallery.context import GalleryContext
         from sightline.privacy.crypto import KeyRing
-        from sightline.store import templates_repo
         from sightline.store.db import create_db_engine, default_db_url
 
-        started = time.perf_counter()
+        spec = self._spec
+        assert spec is not None
         home = Path(spec.home)
         db = create_db_engine(spec.db_url or default_db_url(home))
         try:
-            ctx = GalleryContext(home, db, KeyRing.load(home), engine=None, actor=f"index-shard-{self.shard}")
-            ids: list[int] = []
-            rows: list[np.ndarray] = []
-            with ctx.sessions() as session:
-                for row in templates_repo.iter_template_rows(session, spec.embedder_name()):
-                    if owner(row.id, self.shards) == self.shard:  # decrypt only our own partition
-                        ids.append(int(row.id))
-                        rows.append(ctx.decrypt_template(row))
+            yield GalleryContext(home, db, KeyRing.load(home), engine=None, actor=f"index-shard-{self.shard}")
         finally:
             db.dispose()
-        if rows:
-            matrix = np.vstack(rows)
-            for row in rows:
-                row.fill(0.0)
+
+    def _add_decrypted(self, ctx: Any, rows: Iterable[Any]) -> int:
+        """Decrypt the template rows of this shard's partition (others are skipped unread) and add them."""
+        ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        for row in rows:
+            if owner(row.id, self.shards) == self.shard:  # decrypt only our own partition
+                ids.append(int(row.id))
+                vectors.append(ctx.decrypt_template(row))
+        if vectors:
+            matrix = np.vstack(vectors)
+            for vector in vectors:
+                vector.fill(0.0)
             self.add(np.asarray(ids, dtype=np.int64), matrix)
             matrix.fill(0.0)
+        return len(ids)
+
+    def _rebuild(self) -> None:
+        """Decrypt this shard's partition of the store's templates into the (empty) index."""
+        from sightline.store import templates_repo
+
+        started = time.perf_counter()
+        with self._store() as ctx, ctx.sessions() as session:
+            self._add_decrypted(ctx, templates_repo.iter_template_rows(session, self._embedder))
         self.build_seconds = time.perf_counter() - started
+
+    def refresh(self) -> tuple[int, int]:
+        """Bring this shard in line with the store after another process changed it: (added, removed).
+
+        Templates erased from the store (erasure, retention, "not this person") leave the shard's memory;
+        templates enrolled elsewhere are decrypted and added.
+        """
+        from sightline.store import templates_repo
+
+        if self._spec is None:
+            raise ConfigError("this shard was not built from a store; nothing to refresh from")
+        with self._store() as ctx, ctx.sessions() as session:
+            stored = {i for i in templates_repo.template_ids(session, self._embedder)
+                      if owner(i, self.shards) == self.shard}
+            known = set(self._index.ids().tolist()) if self._index is not None else set()
+            removed = self.remove(np.asarray(sorted(known - stored), dtype=np.int64))
+            added = self._add_decrypted(ctx, templates_repo.templates_by_id(session, sorted(stored - known)))
+        return added, removed
 
     def load(self, source: Source) -> dict[str, float]:
         """Bulk-load an empty shard from ``source(shard, shards)`` chunks (ids ascending across chunks)."""

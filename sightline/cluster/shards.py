@@ -149,6 +149,11 @@ class ShardedIndex:
         refs = [self._actors[s].remove.remote(id_arr[where == s]) for s in range(self.shards) if np.any(where == s)]
         return int(sum(self._gather(refs, "remove")))
 
+    def refresh(self) -> tuple[int, int]:
+        """Bring every shard in line with the store (after erasures or enrolments elsewhere): (added, removed)."""
+        results = self._gather([a.refresh.remote() for a in self._actors], "refresh")
+        return sum(a for a, _ in results), sum(r for _, r in results)
+
     def set_search_params(self, **params: int) -> None:
         """Search-time settings on every shard: ``nprobe`` (ivf, ivf-sq8) or ``ef_search`` (hnsw)."""
         self._gather([a.set_search_params.remote(**params) for a in self._actors], "set_search_params")
