@@ -49,7 +49,7 @@ from common import machine_summary, markdown_table  # noqa: E402
 
 DIM = 384  # yunet-fused = fused-dlib-mobileface: 128 (dlib ResNet) + 256 (MobileFace V2)
 SEED = 20261203
-CHUNK = 100_000
+CHUNK = 50_000
 
 
 class SyntheticTemplates:

@@ -265,3 +265,35 @@ def test_shard_that_cannot_decrypt_the_store_fails_clearly(ray_cluster, gallery,
     with pytest.raises(ConfigError, match="failed to start.*no encryption key"):
         ShardedIndex(2, store=spec, timeout_s=20.0, name="keyless")
     assert len(ray.util.list_named_actors(all_namespaces=True)) == before
+
+
+class _Seeded:
+    """A bulk source: 300 seeded unit vectors per shard, in chunks of 70 (ids shard, shard + shards, ...)."""
+
+    def __call__(self, shard: int, shards: int):
+        ids = shard + shards * np.arange(300, dtype=np.int64)
+        rows = np.random.default_rng([5, shard]).standard_normal((300, 32)).astype(np.float32)
+        for lo in range(0, 300, 70):
+            yield ids[lo:lo + 70], rows[lo:lo + 70]
+
+
+def test_bulk_load_and_exact_scan_inside_a_shard():
+    """load() fills a shard from a source; exact_scan() gives the brute-force top-k (ties by id) of that source."""
+    from sightline.cluster.shard_actor import IndexShard
+
+    source = _Seeded()
+    shard = IndexShard(1, 3, kind="ivf-sq8", params={"nlist": 4, "nprobe": 4})
+    assert shard.load(source)["size"] == 300
+    ids = np.concatenate([i for i, _ in source(1, 3)])
+    rows = np.vstack([r for _, r in source(1, 3)])
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    queries = np.random.default_rng(9).standard_normal((130, 32)).astype(np.float32)  # > one 64-query block
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scores, found = shard.exact_scan(source, queries, 5)
+    want = np.argsort(-(queries @ rows.T), axis=1, kind="stable")[:, :5]
+    assert found.tolist() == ids[want].tolist()
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ rows.T, want, axis=1), atol=1e-5)
+    with pytest.raises(ConfigError, match="empty shard"):
+        shard.load(source)
+    with pytest.raises(VectorIndexError, match="another shard"):
+        IndexShard(0, 3).load(lambda shard, shards: source(1, shards))  # shard 1's templates offered to shard 0

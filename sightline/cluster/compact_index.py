@@ -162,19 +162,24 @@ class CompactIVF:
         return lists + centroids + entries * 48  # std::unordered_map node + bucket, roughly
 
 
-def exact_top_k(queries: np.ndarray, rows: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inner-product top-``k`` of ``queries`` over ``rows`` (ties by smaller id); pads with (-inf, -1)."""
+def exact_top_k(queries: np.ndarray, rows: np.ndarray, ids: np.ndarray, k: int,
+                block: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Exact inner-product top-``k`` of ``queries`` over ``rows`` (ties by smaller id); pads with (-inf, -1).
+
+    Queries go ``block`` at a time, so the similarity matrix in memory stays ``block x len(rows)``.
+    """
     n = len(queries)
     out_scores = np.full((n, k), -np.inf, dtype=np.float32)
     out_ids = np.full((n, k), -1, dtype=np.int64)
     if len(rows) == 0 or n == 0:
         return out_scores, out_ids
-    sims = np.asarray(queries, dtype=np.float32) @ rows.T
     take = min(k, len(rows))
-    part = np.argpartition(-sims, take - 1, axis=1)[:, :take] if take < len(rows) \
-        else np.broadcast_to(np.arange(len(rows)), (n, len(rows)))
-    cand_scores, cand_ids = np.take_along_axis(sims, part, axis=1), ids[part]
-    order = np.lexsort((cand_ids, -cand_scores), axis=-1)
-    out_scores[:, :take] = np.take_along_axis(cand_scores, order, axis=1)
-    out_ids[:, :take] = np.take_along_axis(cand_ids, order, axis=1)
+    for lo in range(0, n, block):
+        sims = np.asarray(queries[lo:lo + block], dtype=np.float32) @ rows.T
+        part = np.argpartition(-sims, take - 1, axis=1)[:, :take] if take < len(rows) \
+            else np.broadcast_to(np.arange(len(rows)), sims.shape)
+        cand_scores, cand_ids = np.take_along_axis(sims, part, axis=1), ids[part]
+        order = np.lexsort((cand_ids, -cand_scores), axis=-1)
+        out_scores[lo:lo + block, :take] = np.take_along_axis(cand_scores, order, axis=1)
+        out_ids[lo:lo + block, :take] = np.take_along_axis(cand_ids, order, axis=1)
     return out_scores, out_ids
