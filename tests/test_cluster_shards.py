@@ -166,6 +166,19 @@ def test_erasure_reaches_every_shard(tmp_path, ray_cluster, engine, faces_dir, p
         g.close()
 
 
+def test_adds_and_searches_larger_than_one_call_are_batched(ray_cluster):
+    """More rows than one call carries inline (16 of 1024 values): split into batches, answered in order."""
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((100, 1024)).astype(np.float32)
+    with ShardedIndex(2, dim=1024, timeout_s=20.0) as index:
+        assert index.add(np.arange(100), vectors) == 100 and index.size() == 100
+        assert [i["size"] for i in index.info()] == [50, 50]
+        scores, found = index.search(vectors, 2)
+        assert found[:, 0].tolist() == list(range(100))
+        np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+        assert index.search(vectors[:0], 2)[1].shape == (0, 2)
+
+
 def test_killed_shard_is_rebuilt_from_the_encrypted_store(gallery, sharded, probes):
     g, _ = gallery
     before = sharded.search(probes, K)
