@@ -24,6 +24,7 @@ from sightline.api.keys_store import KeyStore
 from sightline.gallery.gallery import Gallery
 from sightline.store.events_repo import EventRow
 
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # read once, when ray is first imported: loopback only
 ray = pytest.importorskip("ray", reason="the cluster tests need Ray: pip install -e '.[dev,cluster]'")
 
 DATA = Path(os.environ.get("SIGHTLINE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

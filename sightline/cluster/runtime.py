@@ -56,12 +56,19 @@ def connect(address: str, *, namespace: str = "sightline") -> Any:
             return ray
         env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
         try:
+            extra = {"_node_ip_address": "127.0.0.1"} if _on_loopback(address) and "://" not in address else {}
             ray.init(address=address, namespace=namespace, runtime_env={"env_vars": env},
-                     log_to_driver=False, logging_level="warning")
+                     log_to_driver=False, logging_level="warning", **extra)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ConfigError(f"cannot join the Ray cluster at {address}: {exc}", code="cluster_unreachable") from None
         _connected = address
         return ray
+
+
+def _on_loopback(address: str) -> bool:
+    """True for a cluster on this machine's loopback (a driver there must not advertise another interface)."""
+    host = address.rpartition(":")[0]
+    return host in ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def disconnect() -> None:
