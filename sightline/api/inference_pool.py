@@ -92,13 +92,31 @@ _ENGINE: Any = None  # the worker process's FaceEngine, built once by _start_wor
 
 
 def build_engine(backend: str, models_dir: str | None, threads: int | None) -> Any:
-    """A loaded FaceEngine for a worker; ``threads`` caps onnxruntime's threads per model (None: its choice)."""
+    """A loaded FaceEngine for a worker; ``threads`` caps onnxruntime's, OpenCV's and BLAS's threads in this
+    process (None: their own choice)."""
     from sightline.engine import FaceEngine
 
+    if threads is not None:
+        limit_threads(threads)
     engine = FaceEngine(backend, models_dir=models_dir)
     if threads is not None:
         engine.runtime = replace(engine.runtime, threads=threads)
     return engine.load()
+
+
+def limit_threads(threads: int) -> None:
+    """Cap this worker process's thread pools: N workers on N cores must not each start a pool per core
+    (idle BLAS/OpenMP threads spin, which oversubscribes a small, shared machine)."""
+    import cv2
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)  # libraries loaded from now on
+    cv2.setNumThreads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only the already-loaded BLAS keeps its default
+        return
+    threadpool_limits(threads)
 
 
 def _start_worker(backend: str, models_dir: str | None, threads: int | None, parent: int) -> None:
