@@ -8,7 +8,9 @@ worker is replaced and the server keeps answering.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -19,6 +21,7 @@ from sightline.api.keys_store import KeyStore
 from sightline.engine import FaceEngine
 from sightline.gallery.gallery import Gallery
 
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # read when ray is imported: loopback clusters
 TRAIN = EXAMPLES / "knn_examples" / "train"
 PROBES = ("knn_examples/test/obama1.jpg", "two_people.jpg", "lin-manuel-miranda.png",
           "knn_examples/test/obama_and_biden.jpg")
@@ -168,3 +171,50 @@ def test_killed_worker_is_replaced(apps):
     assert pool.worker_pids() and first[0] not in pool.worker_pids()
     assert pooled.get("/ready").status_code == 200
 
+
+
+@pytest.fixture
+def ray_address(monkeypatch):
+    """A local Ray cluster on loopback (own temp dir): a head with no CPU for work and one worker node of 1 CPU."""
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    from sightline.cluster.runtime import disconnect
+
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    own = tempfile.mkdtemp(prefix="ip", dir="/tmp")  # short (socket paths), and not /tmp/ray, which others use
+    small = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 1024 * 1024}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
+                                                            "temp_dir": own, **small})
+    try:
+        cluster.add_node(num_cpus=1, **small)
+        yield cluster.address
+    finally:
+        disconnect()
+        cluster.shutdown()
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def test_ray_pool_gives_the_engine_faces_and_survives_a_killed_actor(ray_address):
+    import asyncio
+
+    from sightline.api.inference_pool import RayInferencePool
+    from sightline.vision.image_io import load_image
+
+    engine = FaceEngine("auto")
+    pixels = load_image(image_bytes("knn_examples/test/obama_and_biden.jpg"))
+    expected = engine.detect_array(pixels, embed=True)
+    pool = RayInferencePool(ray_address, 1, engine.backend, None)
+    try:
+        pool.warm()
+        faces, timings = asyncio.run(pool.faces(pixels, "embed"))
+        assert len(faces) == len(expected) >= 2 and set(timings) == {"detect", "embed"}
+        for want, got in zip(expected, faces, strict=True):
+            assert float(want.embedding @ got.embedding) == pytest.approx(1.0, abs=1e-4)
+        pool._ray.kill(pool._actors[0], no_restart=False)  # Ray restarts it; a failed call is retried once
+        faces, _ = asyncio.run(pool.faces(pixels, "main"))
+        largest = max(expected, key=lambda f: f.width * f.height)
+        assert len(faces) == 1 and float(faces[0].embedding @ largest.embedding) == pytest.approx(1.0, abs=1e-4)
+        assert pool.completed == 2
+    finally:
+        pool.close()

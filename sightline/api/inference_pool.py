@@ -280,12 +280,25 @@ class RayInferencePool:
             except (RayActorError, WorkerCrashedError) as exc:
                 self.restarts += 1
                 reason = type(exc).__name__
+                await self._until_ready(index)
                 continue
             finally:
                 self._busy[index] -= 1
             self.completed += 1
             return _unpack(result)
         raise unavailable(reason)
+
+    async def _until_ready(self, index: int, timeout: float = 60.0) -> None:
+        """Wait (bounded) for a restarting actor to answer again: Ray refuses calls while it reloads its models."""
+        from ray.exceptions import RayActorError
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                await self._actors[index].ping.remote()
+                return
+            except RayActorError:
+                await asyncio.sleep(0.5)
 
     def close(self) -> None:
         """Kill the actors (the cluster keeps running)."""
