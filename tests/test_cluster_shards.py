@@ -310,3 +310,33 @@ def test_bulk_load_and_exact_scan_inside_a_shard():
         shard.load(source)
     with pytest.raises(VectorIndexError, match="another shard"):
         IndexShard(0, 3).load(lambda shard, shards: source(1, shards))  # shard 1's templates offered to shard 0
+
+
+def test_the_gallery_identifies_through_shards_and_erasure_reaches_them(tmp_path, ray_cluster, engine, faces_dir):
+    """``serve --index sharded``: the gallery's own identify, enrolment and erasure with its vectors in shards."""
+    from sightline.cluster.gallery_index import ShardedGalleryIndex, sharded_index_factory
+
+    home = tmp_path / "home"
+    train = faces_dir / "examples" / "knn_examples" / "train"
+    with Gallery.open(home, None, engine, actor="test-suite") as plain:  # enrolled before the shards exist
+        obama = str(plain.create_subject(name="Barack Obama", **SUBJECT)["id"])
+        assert all(r.accepted for r in plain.enroll(obama, sorted((train / "obama").iterdir())))
+    spec = StoreSpec(home=str(home), embedder=engine.spec.embedder)
+    g = Gallery.open(home, None, engine, actor="test-suite",
+                     index_factory=sharded_index_factory(ray_cluster.address, spec, shards=2))
+    try:
+        probe = faces_dir / "examples" / "obama.jpg"
+        assert g.identify(probe)[0].decision == obama
+        index = g.search.index
+        assert isinstance(index, ShardedGalleryIndex) and len(index) == len(template_ids(g, obama))
+        biden = str(g.create_subject(name="Joe Biden", **SUBJECT)["id"])  # enrolled through the shards
+        assert all(r.accepted for r in g.enroll(biden, sorted((train / "biden").iterdir())))
+        assert g.identify(faces_dir / "examples" / "biden.jpg")[0].decision == biden
+        gone = template_ids(g, obama)
+        g.erase(obama)
+        assert g.identify(probe)[0].match is None
+        _, held = index.sharded.search(np.eye(1, index.sharded.dim, dtype=np.float32), 10)
+        assert not set(gone) & set(held.ravel().tolist()) and len(index) == len(template_ids(g, biden))
+    finally:
+        g.search.index.close()
+        g.close()

@@ -21,7 +21,7 @@ from sightline.api.keys_store import ApiKey, KeyStore
 from sightline.api.metrics import Metrics
 from sightline.api.settings import ApiSettings
 from sightline.engine import FaceEngine
-from sightline.errors import SightlineError
+from sightline.errors import ConfigError, SightlineError
 from sightline.gallery.gallery import Gallery
 from sightline.store.db import ping
 
@@ -61,6 +61,21 @@ class SlotLimiter:
                     del self._held[key_id]
 
 
+def _index_factory(settings: ApiSettings, engine: FaceEngine) -> Any:
+    """``--index sharded``: the gallery's vectors in shard actors on the cluster (None: a local index)."""
+    if settings.index_kind != "sharded":
+        return None
+    if not settings.cluster:
+        raise ConfigError("--index sharded keeps the gallery in shard actors on a Ray cluster: give --cluster too",
+                          code="bad_index")
+    from sightline.cluster.gallery_index import sharded_index_factory
+    from sightline.cluster.shard_actor import StoreSpec
+
+    store = StoreSpec(home=str(settings.home), db_url=settings.db_url, models_dir=settings.models_dir,
+                      backend=engine.backend)
+    return sharded_index_factory(settings.cluster, store)
+
+
 class AppState:
     """Everything one app instance owns. Built once by ``create_app``."""
 
@@ -68,7 +83,8 @@ class AppState:
         self.settings = settings
         self.engine = FaceEngine(settings.backend, models_dir=settings.models_dir)
         self.gallery = Gallery.open(settings.home, settings.db_url, self.engine, index_kind=settings.index_kind,
-                                    actor="server", create_key=True)
+                                    actor="server", create_key=True,
+                                    index_factory=_index_factory(settings, self.engine))
         self.db = self.gallery.db
         self.sessions = self.gallery.sessions
         self.audit = self.gallery.audit

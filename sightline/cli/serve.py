@@ -20,7 +20,8 @@ def serve(
     db_url: str | None = DbOption,
     backend: str = typer.Option("auto", "--backend", "-b", help=FACE_BACKEND_HELP),
     models: Path | None = typer.Option(None, "--models", help="Folder with model files (default: $SIGHTLINE_MODELS)."),
-    index: str = typer.Option("exact", "--index", help="Vector index: exact, hnsw or ivf."),
+    index: str = typer.Option("exact", "--index", help="Vector index: exact, hnsw, ivf, or sharded (shard actors "
+                              "on the --cluster; SIGHTLINE_INDEX_SHARDS, default 4)."),
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.01, help="Largest request body accepted."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     cameras: Path | None = typer.Option(None, "--cameras", help="Camera YAML config: run its cameras in the "

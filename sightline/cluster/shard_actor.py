@@ -256,8 +256,9 @@ class IndexShard:
             self._search_ms.clear()
         return stats
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> int:
-        """Add templates this shard owns; returns the shard's new size."""
+    def add(self, ids: np.ndarray, vectors: np.ndarray, skip_present: bool = False) -> int:
+        """Add templates this shard owns; returns the shard's new size. ``skip_present``: ids the shard holds
+        already (it rebuilt itself from the store) are left as they are instead of refused."""
         ids = np.asarray(ids)
         if ids.dtype.kind not in "iu" or ids.ndim != 1 or (ids.size and ids.min() < 0):
             raise VectorIndexError("template ids must be a 1-D sequence of integers >= 0")
@@ -269,7 +270,10 @@ class IndexShard:
         if len(np.unique(ids)) != len(ids):
             raise VectorIndexError("duplicate template ids in one add")
         clash = [i for i in ids.tolist() if self._index is not None and i in self._index]
-        if clash:
+        if clash and skip_present:
+            keep = ~np.isin(ids, np.asarray(clash, dtype=np.int64))
+            ids, matrix = ids[keep], matrix[keep]
+        elif clash:
             raise VectorIndexError(f"template ids already in shard {self.shard}: {clash[:5]}")
         self._add_unchecked(ids, matrix)
         return self.size()

@@ -138,8 +138,9 @@ class ShardedIndex:
         merged = [merge_top_k(answers[b * self.shards:(b + 1) * self.shards], k) for b in range(len(batches))]
         return np.vstack([s for s, _ in merged]), np.vstack([i for _, i in merged])
 
-    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> int:
-        """Add templates, each to the shard that owns its id; returns how many were added."""
+    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray, *, skip_present: bool = False) -> int:
+        """Add templates, each to the shard that owns its id; returns how many were sent. ``skip_present``:
+        ids a shard already holds (rebuilt from the store) are skipped instead of refused."""
         id_arr = np.asarray(ids)
         if id_arr.dtype.kind not in "iu" or id_arr.ndim != 1:
             raise VectorIndexError("template ids must be a 1-D sequence of integers")
@@ -150,7 +151,7 @@ class ShardedIndex:
         refs, step = [], rows_per_call(matrix.shape[1])
         for s in range(self.shards):  # a shard runs one caller's calls in the order they were sent
             mine = np.flatnonzero(where == s)
-            refs += [self._actors[s].add.remote(id_arr[rows], matrix[rows])
+            refs += [self._actors[s].add.remote(id_arr[rows], matrix[rows], skip_present)
                      for rows in (mine[lo:lo + step] for lo in range(0, len(mine), step))]
         self._gather(refs, "add")
         matrix.fill(0.0)

@@ -13,7 +13,7 @@ Every change is audited in the same transaction as the change it records.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,10 @@ class Gallery:
 
     def __init__(self, home: Path, db: Engine, keys: KeyRing, *, engine: FaceEngine | None = None,
                  index_kind: str = "exact", index_params: dict[str, Any] | None = None,
-                 actor: str | None = None, gate: QualityGate | None = None) -> None:
+                 actor: str | None = None, gate: QualityGate | None = None,
+                 index_factory: Callable[[int], Any] | None = None) -> None:
         self.ctx = GalleryContext(home, db, keys, engine=engine, actor=actor or default_actor())
-        self.search = SearchIndex(self.ctx, index_kind, index_params)
+        self.search = SearchIndex(self.ctx, index_kind, index_params, index_factory)
         self.subjects = SubjectService(self.ctx, self.search)
         self.enrolment = EnrolmentService(self.ctx, self.search, self.subjects, gate)
         self.matching = MatchingService(self.ctx, self.search)
@@ -71,7 +72,7 @@ class Gallery:
     @classmethod
     def open(cls, home: str | Path | None = None, db_url: str | None = None, engine: FaceEngine | None = None,
              *, index_kind: str = "exact", index_params: dict[str, Any] | None = None, actor: str | None = None,
-             create_key: bool = True) -> Gallery:
+             create_key: bool = True, index_factory: Callable[[int], Any] | None = None) -> Gallery:
         """Open (creating and migrating if needed) the gallery under ``home`` or at ``db_url``.
 
         A new key file is made only when none exists and the store holds no encrypted data yet;
@@ -87,7 +88,7 @@ class Gallery:
             has_data = templates_repo.has_encrypted_data(session)
         keys = KeyRing.load(home_path, create=create_key and not has_data)
         return cls(home_path, db, keys, engine=engine, index_kind=index_kind, index_params=index_params,
-                   actor=actor)
+                   actor=actor, index_factory=index_factory)
 
     def close(self) -> None:
         """Release database connections."""

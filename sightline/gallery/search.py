@@ -8,7 +8,7 @@ the change feed of :mod:`sightline.gallery.change_feed`, with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +32,13 @@ class SearchIndex:
     """Templates in a :class:`VectorIndex` plus what the match decision needs per subject."""
 
     def __init__(self, ctx: GalleryContext, index_kind: str = "exact",
-                 index_params: dict[str, Any] | None = None) -> None:
+                 index_params: dict[str, Any] | None = None,
+                 index_factory: Callable[[int], Any] | None = None) -> None:
+        """``index_factory(dim)``: makes the vector index instead of a local :class:`VectorIndex` (``serve --index
+        sharded`` passes one whose index lives in shard actors on a cluster); it must offer VectorIndex's
+        ``add``, ``remove``, ``search`` and ``len``."""
         self.ctx = ctx
+        self.index_factory = index_factory
         self.index_kind = index_kind
         self.index_params = dict(index_params or {})
         self._state: _IndexState | None = None
@@ -65,11 +70,16 @@ class SearchIndex:
                 state.subject_of[template.id] = template.subject_id
             self._load_subject_data(session, embedder)
         if vectors:
-            state.index = VectorIndex(int(vectors[0].size), self.index_kind, **self.index_params)
+            state.index = self._new_index(int(vectors[0].size))
             matrix = np.vstack(vectors)
             state.index.add(np.asarray(ids, dtype=np.int64), matrix)
             matrix.fill(0.0)
         return state
+
+    def _new_index(self, dim: int) -> Any:
+        if self.index_factory is not None:
+            return self.index_factory(dim)
+        return VectorIndex(dim, self.index_kind, **self.index_params)
 
     def _load_subject_data(self, session: Any, embedder: str) -> None:
         self._names = subjects_repo.names_by_id(session)
@@ -103,7 +113,7 @@ class SearchIndex:
             if template_id in state.subject_of:  # the index was just built from the store, which has it already
                 return
             if state.index is None:
-                state.index = VectorIndex(int(vector.size), self.index_kind, **self.index_params)
+                state.index = self._new_index(int(vector.size))
             state.index.add(np.asarray([template_id], dtype=np.int64), vector.reshape(1, -1))
             state.subject_of[template_id] = subject_id
 
