@@ -86,7 +86,8 @@ def sharded(ray_cluster, gallery):
     """Three shards built from the gallery's encrypted store."""
     g, _ = gallery
     spec = store_spec(g)
-    index = ShardedIndex(SHARDS, store=spec, timeout_s=20.0)
+    # half a CPU each: 3 shards need 1.5 of the two one-CPU workers, so they cannot all land on one node
+    index = ShardedIndex(SHARDS, store=spec, timeout_s=20.0, num_cpus=0.5)
     yield index
     index.close()
 
@@ -201,7 +202,8 @@ def test_late_or_dead_shard_is_a_clear_error(ray_cluster, gallery, probes):
     g, _ = gallery
     with ShardedIndex(2, store=store_spec(g), timeout_s=20.0) as index:
         index.timeout_s = 1e-6  # no shard can answer in a microsecond: the call times out
-        with pytest.raises(ShardUnavailableError, match=r"shard\(s\) \[0, 1\] of 2 did not answer") as err:
+        # Ray's timer is coarser than that, so a shard may still make it: the late ones are named
+        with pytest.raises(ShardUnavailableError, match=r"shard\(s\) \[(0, 1|0|1)\] of 2 did not answer") as err:
             index.search(probes, K)
         assert err.value.code == "shard_unavailable"
         index.timeout_s = 20.0
