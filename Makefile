@@ -73,3 +73,7 @@ bench: bench-install lfw-cache
 	$(PY) bench/checkout.py
 	$(PY) bench/liveness.py
 	$(PY) bench/int8.py
+	$(PY) bench/cluster_cameras.py
+	$(PY) bench/api_replicas.py --configs threads-core0,replicas-pinned,threads,workers,replicas,ray --duration 12
+	$(PY) bench/sharded_search.py --templates 1000000 --queries 1000 --nlist 1024 --nprobe 32,128,256
+	$(PY) bench/sharded_search.py --templates 10000000 --queries 500 --nlist 2048 --nprobe 128,256,512
