@@ -32,7 +32,7 @@ import numpy as np
 from sightline.cluster.compact_index import DEFAULT_PARAMS, CompactIVF, exact_top_k
 from sightline.errors import ConfigError
 from sightline.gallery.index import KINDS as FLOAT_KINDS
-from sightline.gallery.index import VectorIndex, VectorIndexError, set_threads
+from sightline.gallery.index import VectorIndex, VectorIndexError, set_threads, unit_rows
 
 KINDS = (*FLOAT_KINDS, "ivf-sq8")
 # A bulk source: called in the shard as source(shard, shards), yields (ids, vectors) chunks of that partition.
@@ -68,31 +68,6 @@ def check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise VectorIndexError(f"k must be a whole number >= 1, got {k!r}")
     return int(k)
-
-
-def unit_rows(values: Any, dim: int | None, what: str) -> np.ndarray:
-    """A fresh float32 ``(n, dim)`` copy of ``values`` with unit-length rows; VectorIndexError when unusable."""
-    try:
-        matrix = np.asarray(values)
-    except (TypeError, ValueError) as err:
-        raise VectorIndexError(f"{what} must be a numeric array: {err}") from None
-    if matrix.dtype.kind != "f":
-        raise VectorIndexError(f"{what} must be floating point, got {matrix.dtype}")
-    if matrix.ndim == 1:
-        matrix = matrix.reshape(1, -1)
-    if matrix.ndim != 2 or (dim is not None and matrix.shape[1] != dim) or matrix.shape[1] == 0:
-        raise VectorIndexError(f"{what} must have shape (n, {dim if dim is not None else 'dim'}), "
-                               f"got {matrix.shape}")
-    out = np.array(matrix, dtype=np.float32, order="C", copy=True)
-    if not np.isfinite(out).all():
-        out.fill(0.0)
-        raise VectorIndexError(f"{what} contain NaN or infinite values")
-    norms = np.sqrt(np.einsum("ij,ij->i", out, out, dtype=np.float64))
-    if len(norms) and norms.min() < 1e-12:
-        out.fill(0.0)
-        raise VectorIndexError(f"{what} contain an all-zero vector, which has no direction to compare")
-    out /= norms[:, None].astype(np.float32)
-    return out
 
 
 def merge_top_k(parts: Iterable[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:

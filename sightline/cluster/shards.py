@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from sightline.cluster.runtime import require_ray
-from sightline.cluster.shard_actor import KINDS, IndexShard, Source, StoreSpec, check_k, merge_top_k, owner, unit_rows
+from sightline.cluster.shard_actor import KINDS, IndexShard, Source, StoreSpec, check_k, merge_top_k, owner
 from sightline.errors import ConfigError, SightlineError
-from sightline.gallery.index import VectorIndexError
+from sightline.gallery.index import VectorIndexError, unit_rows
 
 __all__ = ["KINDS", "ShardUnavailableError", "ShardedIndex", "StoreSpec"]
 

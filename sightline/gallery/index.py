@@ -40,7 +40,8 @@ from sightline.gallery.index_stores import (
     _Store,
 )
 
-__all__ = ["KINDS", "MIN_TRAIN_PER_LIST", "TRAIN_POINTS_PER_LIST", "VectorIndex", "VectorIndexError", "set_threads"]
+__all__ = ["KINDS", "MIN_TRAIN_PER_LIST", "TRAIN_POINTS_PER_LIST", "VectorIndex", "VectorIndexError", "set_threads",
+           "unit_rows"]
 
 KINDS = ("exact", "hnsw", "ivf")
 _PARAMS: dict[str, dict[str, Any]] = {
@@ -111,7 +112,7 @@ class VectorIndex:
     def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
         """Add templates; ``vectors`` are normalised to unit length (a copy; the input is untouched)."""
         id_arr = _as_ids(ids)
-        matrix = _as_matrix(vectors, self.dim, "vectors")
+        matrix = unit_rows(vectors, self.dim, "vectors")
         if len(id_arr) != len(matrix):
             raise VectorIndexError(f"got {len(id_arr)} ids for {len(matrix)} vectors")
         if len(id_arr) == 0:
@@ -143,7 +144,7 @@ class VectorIndex:
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise VectorIndexError(f"k must be a whole number >= 1, got {k!r}")
-        matrix = _as_matrix(queries, self.dim, "queries")
+        matrix = unit_rows(queries, self.dim, "queries")
         k = int(k)
         with self._lock:
             if len(matrix) == 0 or len(self._store) == 0:
@@ -224,24 +225,27 @@ def _as_ids(ids: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _as_matrix(values: Any, dim: int, what: str) -> np.ndarray:
-    """A fresh C-contiguous float32 copy of ``values`` as ``(n, dim)``, each row scaled to unit length."""
-    if not isinstance(values, np.ndarray):
-        try:
-            values = np.asarray(values)
-        except (TypeError, ValueError) as err:
-            raise VectorIndexError(f"{what} must be a numeric array: {err}") from None
-    if values.dtype.kind != "f":
-        raise VectorIndexError(f"{what} must be floating point (float32 preferred), got {values.dtype}")
-    if values.ndim == 1:
-        values = values.reshape(1, -1)
-    if values.ndim != 2 or values.shape[1] != dim:
-        raise VectorIndexError(f"{what} must have shape (n, {dim}) for this index, got {values.shape}")
-    if not np.isfinite(values).all():
+def unit_rows(values: Any, dim: int | None, what: str) -> np.ndarray:
+    """A fresh C-contiguous float32 ``(n, dim)`` copy of ``values``, each row scaled to unit length
+    (``dim`` None: any width); :class:`VectorIndexError` when unusable, with the copy zeroed first."""
+    try:
+        matrix = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise VectorIndexError(f"{what} must be a numeric array: {err}") from None
+    if matrix.dtype.kind != "f":
+        raise VectorIndexError(f"{what} must be floating point (float32 preferred), got {matrix.dtype}")
+    if matrix.ndim == 1:
+        matrix = matrix.reshape(1, -1)
+    if matrix.ndim != 2 or (dim is not None and matrix.shape[1] != dim) or matrix.shape[1] == 0:
+        raise VectorIndexError(f"{what} must have shape (n, {dim if dim is not None else 'dim'}) for this index, "
+                               f"got {matrix.shape}")
+    out = np.array(matrix, dtype=np.float32, order="C", copy=True)
+    if not np.isfinite(out).all():
+        out.fill(0.0)
         raise VectorIndexError(f"{what} contain NaN or infinite values")
-    matrix = np.array(values, dtype=np.float32, order="C", copy=True)
-    norms = np.linalg.norm(matrix.astype(np.float64), axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out, dtype=np.float64))
     if len(norms) and norms.min() < 1e-12:
+        out.fill(0.0)
         raise VectorIndexError(f"{what} contain an all-zero vector, which has no direction to compare")
-    matrix /= norms[:, None].astype(np.float32)
-    return matrix
+    out /= norms[:, None].astype(np.float32)
+    return out
