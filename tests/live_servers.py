@@ -21,6 +21,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(servers: list[tuple[subprocess.Popen, int]], timeout: float = 180) -> None:
+    """Wait until every ``sightline serve`` process answers ``/health`` on its port; fail (with its stderr) if one
+    exits first or ``timeout`` seconds pass."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    for proc, port in servers:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"server on port {port} exited: {proc.stderr.read().decode(errors='replace')}")
+            assert time.monotonic() < deadline, f"server on port {port} did not start"
+            time.sleep(0.2)
+
+
+def stop_servers(procs: list[subprocess.Popen]) -> None:
+    """Terminate server processes (killing any still running after 30 s) and close their stderr pipes."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stderr.close()
+
+
 def is_listening(port: int) -> bool:
     """True once something listens on 127.0.0.1:port (read from /proc, without connecting)."""
     needle = f"0100007F:{port:04X}"

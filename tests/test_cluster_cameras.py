@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from live_servers import free_port
+from live_servers import free_port, stop_servers, wait_healthy
 
 from sightline.api.keys_store import KeyStore
 from sightline.gallery.gallery import Gallery
@@ -60,32 +60,6 @@ def _serve(home: Path, url: str, port: int, *extra: str) -> subprocess.Popen:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_ready(proc: subprocess.Popen, port: int, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(f"server on port {port} exited: {proc.stderr.read().decode(errors='replace')}")
-        assert time.monotonic() < deadline, f"server on port {port} did not start"
-        time.sleep(0.3)
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        proc.stderr.close()
-
-
 def _cameras(client: httpx.Client, port: int) -> dict[str, dict]:
     response = client.get(f"http://127.0.0.1:{port}/api/v1/cameras")
     assert response.status_code == 200, response.text
@@ -116,7 +90,7 @@ def test_cameras_survive_a_dead_node_with_every_event_once(ray_cluster, postgres
     procs = [_serve(home, url, port_a, "--cluster", cluster.address, "--cameras", str(config))]
     headers = {"Authorization": f"Bearer {admin}"}
     try:
-        _wait_ready(procs[0], port_a)  # A holds the jobs lock (and so the cameras) before B starts
+        wait_healthy([(procs[0], port_a)])  # A holds the jobs lock (and so the cameras) before B starts
         procs.append(_serve(home, url, port_b))
         with httpx.Client(headers=headers, timeout=30) as client:
             # the cameras are placed on both worker nodes; kill the node of cam0 once every camera is running
@@ -133,7 +107,7 @@ def test_cameras_survive_a_dead_node_with_every_event_once(ray_cluster, postgres
             on_victim = sorted(name for name, c in cameras.items() if c["node_id"] == victim)
             cluster.remove_node(next(node for node in workers if node.node_id == victim))
 
-            _wait_ready(procs[1], port_b)
+            wait_healthy([(procs[1], port_b)])
             lin_photo = (EXAMPLES / "lin-manuel-miranda.png").read_bytes()
             found = client.post(f"http://127.0.0.1:{port_b}/api/v1/faces/identify",
                                 files={"image": ("lin.png", lin_photo)})
@@ -153,7 +127,7 @@ def test_cameras_survive_a_dead_node_with_every_event_once(ray_cluster, postgres
             assert cameras[name]["node_id"] != victim
             assert cameras[name]["duplicates_skipped"] > 0, cameras[name]
     finally:
-        _stop(procs)
+        stop_servers(procs)
 
     with Gallery.open(home, url, engine) as gallery, gallery.sessions() as session:
         rows = session.query(EventRow).all()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_servers import free_port
+from live_servers import free_port, stop_servers, wait_healthy
 
 from sightline.api.keys_store import KeyStore
 from sightline.gallery.gallery import Gallery
@@ -30,23 +30,6 @@ def _start(home: Path, url: str, port: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sightline", "serve", "--home", str(home), "--db-url", url,
                              "--port", str(port), "--retention-every", "0", "--log-level", "warning"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait_ready(servers: list[tuple[subprocess.Popen, int]], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    for proc, port in servers:
-        while not _ready(port):
-            if proc.poll() is not None:
-                raise AssertionError(f"replica on port {port} exited: {proc.stderr.read().decode(errors='replace')}")
-            assert time.monotonic() < deadline, f"replica on port {port} did not start"
-            time.sleep(0.2)
 
 
 def _decision(client: httpx.Client, port: int, token: str, photo: bytes) -> str:
@@ -65,18 +48,10 @@ def two_replicas(store_url, tmp_path, engine):
     ports = [free_port(), free_port()]
     procs = [_start(home, store_url, port) for port in ports]
     try:
-        _wait_ready(list(zip(procs, ports, strict=True)))
+        wait_healthy(list(zip(procs, ports, strict=True)))
         yield ports, admin
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-            proc.stderr.close()
+        stop_servers(procs)
 
 
 def test_an_enrolment_on_one_replica_is_identified_on_the_other_and_an_erasure_reaches_it_within_2s(
