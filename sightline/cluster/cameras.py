@@ -73,7 +73,6 @@ class CameraActor:
         from sightline.video.service import event_outputs
         from sightline.video.worker import CameraWorker
 
-        self.run_spec = run
         threads = _threads_for_this_actor()
         engine = FaceEngine(run.backend, models_dir=run.models_dir, threads=threads)
         self.gallery = Gallery.open(run.home, run.db_url, engine, index_kind=run.index_kind, create_key=False)

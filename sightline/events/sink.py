@@ -121,18 +121,19 @@ class EventSink:
                                       details={"camera": event.camera, "event_id": event.id,
                                                "track_id": event.track_id,
                                                "score": None if event.score is None else round(event.score, 4)})
-        except IntegrityError:
-            if self.run_key is not None:  # another worker of the same run stored it between our check and insert
-                raise _AlreadyStored from None
-            log.error("could not store event %s (%s on %s): duplicate id", event.id, event.type.value, event.camera)
-            self._count("store_failed")
-            return False
         except (SQLAlchemyError, SightlineError) as exc:
+            if isinstance(exc, IntegrityError) and self.run_key is not None and self._already_stored(event.id):
+                raise _AlreadyStored from None  # another worker of the same run stored it between check and insert
             log.error("could not store event %s (%s on %s): %s", event.id, event.type.value, event.camera, exc)
             self._count("store_failed")
             return False
         self._count("stored")
         return True
+
+    def _already_stored(self, event_id: str) -> bool:
+        assert self.sessions is not None
+        with self.sessions() as session:
+            return events_repo.get_event_row(session, event_id) is not None
 
     def _count(self, key: str) -> None:
         with self._lock:
