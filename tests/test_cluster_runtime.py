@@ -29,3 +29,19 @@ def test_serve_refuses_a_bad_cluster_address_before_starting(tmp_path):
     assert result.exit_code != 0
     assert "--cluster 'head-without-port'" in result.output
     assert not (tmp_path / "home").exists()  # nothing was created
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--index", "sharded"], {}, "--index sharded keeps the gallery in shard actors"),
+    (["--cluster", "127.0.0.1:6379"], {"SIGHTLINE_CAMERA_CPUS": "lots"}, "SIGHTLINE_CAMERA_CPUS must be a number"),
+    (["--cluster", "127.0.0.1:6379"], {"SIGHTLINE_CAMERA_CPUS": "0"}, "SIGHTLINE_CAMERA_CPUS must be above 0"),
+    (["--cluster", "127.0.0.1:6379", "--index", "sharded"], {"SIGHTLINE_INDEX_SHARDS": "-2"},
+     "SIGHTLINE_INDEX_SHARDS must be a whole number"),
+])
+def test_serve_refuses_bad_cluster_settings_before_starting(tmp_path, monkeypatch, args, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["serve", "--home", str(tmp_path / "home"), *args])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split())
+    assert not (tmp_path / "home").exists()

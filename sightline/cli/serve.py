@@ -54,7 +54,7 @@ def serve(
     env["SIGHTLINE_RETENTION_EVERY_MIN"] = str(retention_every)  # the server's retention job, cameras or not
     if cameras is not None:
         env.update(_cameras_env(cameras, workers))
-    env["SIGHTLINE_CLUSTER"] = _cluster_env(cluster)
+    env["SIGHTLINE_CLUSTER"] = _cluster_env(cluster, index)
     env["SIGHTLINE_INFERENCE_WORKERS"] = str(inference_workers)
     os.environ.update(env)  # the worker processes build their app from these
     with handle_errors(False), Gallery.open(home, db_url, create_key=True) as gallery:
@@ -85,12 +85,23 @@ def _cameras_env(path: Path, workers: int) -> dict[str, str]:
     return {"SIGHTLINE_CAMERAS": str(path.expanduser().resolve())}
 
 
-def _cluster_env(address: str | None) -> str:
-    """Check ``--cluster`` now (a clear error before the server starts); '' runs the cameras in this process."""
-    if not address:
-        return ""
-    from sightline.cluster.runtime import require_ray, validate_address
+def _cluster_env(address: str | None, index: str) -> str:
+    """Check ``--cluster`` and the cluster settings now (a clear error before the server starts); '' runs the
+    cameras in this process."""
+    from sightline.errors import ConfigError
 
     with handle_errors(False):
+        if not address:
+            if index == "sharded":
+                raise ConfigError("--index sharded keeps the gallery in shard actors on a Ray cluster: "
+                                  "give --cluster too", code="bad_index")
+            return ""
+        from sightline.cluster.cameras import camera_cpus
+        from sightline.cluster.gallery_index import shard_count
+        from sightline.cluster.runtime import require_ray, validate_address
+
         require_ray()
+        camera_cpus()  # SIGHTLINE_CAMERA_CPUS
+        if index == "sharded":
+            shard_count()  # SIGHTLINE_INDEX_SHARDS
         return validate_address(address)
